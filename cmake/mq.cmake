@@ -1,0 +1,34 @@
+# Helpers shared by every module's CMakeLists.txt.
+
+# mq_executable(<name> SOURCES ... LIBS ...): a program; jemalloc is linked into every one
+# (not under sanitizers, which bring their own allocator).
+function(mq_executable name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS})
+  if(NOT MQ_SANITIZE)
+    target_link_libraries(${name} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+endfunction()
+
+# mq_test(<name> SOURCES ... LIBS ... [LABELS ...] [TIMEOUT s]): a doctest binary registered with
+# ctest. The doctest main comes from tests/doctest_main.cc.
+function(mq_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/doctest_main.cc)
+  target_link_libraries(${name} PRIVATE doctest::doctest ${ARG_LIBS})
+  target_compile_definitions(${name} PRIVATE
+    MQ_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    MQ_BINARY_DIR="${CMAKE_BINARY_DIR}"
+    MQ_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/../shared/fixtures")
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+  if(ARG_LABELS)
+    set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
+endfunction()
