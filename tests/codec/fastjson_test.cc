@@ -1,0 +1,48 @@
+#include <doctest/doctest.h>
+
+#include "codec/fastjson.h"
+
+using namespace mq;
+
+TEST_CASE("fastjson: unquoted numeric keys and object keys parse") {
+  auto r = parse_fastjson(R"({"brokerAddrs":{0:"127.0.0.1:10911",1:"127.0.0.1:10921"},"x":-1.5e2})");
+  REQUIRE(r.ok());
+  CHECK((*r)["brokerAddrs"]["0"] == "127.0.0.1:10911");
+  CHECK((*r)["brokerAddrs"]["1"] == "127.0.0.1:10921");
+  CHECK((*r)["x"].get<double>() == -150.0);
+  auto o = parse_fastjson(R"({"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"minOffset":0,"maxOffset":5}}})");
+  REQUIRE(o.ok());
+  auto& table = (*o)["offsetTable"];
+  REQUIRE(table.size() == 1);
+  auto key = parse_fastjson(table.begin().key());
+  REQUIRE(key.ok());
+  CHECK((*key)["topic"] == "t");
+  CHECK(table.begin().value()["maxOffset"] == 5);
+}
+
+TEST_CASE("fastjson: invalid input is an error, not a crash") {
+  for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "{\"a\":1}}", "tru", "\"abc", "{\"a\":01x}"}) {
+    CHECK_FALSE(parse_fastjson(bad).ok());
+  }
+  std::string deep(10000, '[');
+  CHECK_FALSE(parse_fastjson(deep).ok());
+}
+
+TEST_CASE("dump_fastjson leaves keys of chosen maps unquoted") {
+  nlohmann::json j;
+  j["brokerAddrs"]["0"] = "a:1";
+  j["brokerName"] = "b";
+  j["other"]["0"] = 1;
+  CHECK(dump_fastjson(j, {"brokerAddrs"}) == R"({"brokerAddrs":{0:"a:1"},"brokerName":"b","other":{"0":1}})");
+  CHECK(dump_fastjson(j) == R"({"brokerAddrs":{"0":"a:1"},"brokerName":"b","other":{"0":1}})");
+}
+
+TEST_CASE("json accessors accept numbers written as strings") {
+  auto j = parse_fastjson(R"({"a":"12","b":7,"c":"true","d":true})");
+  REQUIRE(j.ok());
+  CHECK(json_int(*j, "a") == 12);
+  CHECK(json_int(*j, "b") == 7);
+  CHECK(json_int(*j, "zz", -1) == -1);
+  CHECK(json_bool(*j, "c"));
+  CHECK(json_bool(*j, "d"));
+}
