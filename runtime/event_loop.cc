@@ -1,0 +1,133 @@
+#include "runtime/event_loop.h"
+
+#include <uv.h>
+
+#include "base/check.h"
+
+namespace mq {
+
+namespace {
+template <typename H>
+void close_and_free(H* handle) {
+  handle->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<H*>(h); });
+}
+}  // namespace
+
+EventLoop::EventLoop() : loop_(new uv_loop_t), async_(new uv_async_t) {
+  MQ_CHECK(uv_loop_init(loop_) == 0, "uv_loop_init failed");
+  MQ_CHECK(uv_async_init(loop_, async_, &EventLoop::on_async) == 0, "uv_async_init failed");
+  async_->data = this;
+  // Unreferenced: posting needs no handle of its own to keep the loop alive; run() returns once
+  // the owners of real handles (listeners, timers, connections) have closed them.
+  uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  loop_thread_ = std::this_thread::get_id();
+}
+
+EventLoop::~EventLoop() {
+  if (!closed_) close_and_drain();
+  delete loop_;
+}
+
+void EventLoop::run() {
+  loop_thread_ = std::this_thread::get_id();
+  uv_run(loop_, UV_RUN_DEFAULT);
+  drain_posted();
+}
+
+void EventLoop::run_until(const std::function<bool()>& done) {
+  loop_thread_ = std::this_thread::get_id();
+  while (!done()) {
+    if (uv_run(loop_, UV_RUN_ONCE) == 0 && !done()) {
+      drain_posted();
+      // No active handle is left and nothing is pending: nothing can make progress.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (posted_.empty()) return;
+    }
+  }
+}
+
+void EventLoop::stop() {
+  post([this] { uv_stop(loop_); });
+}
+
+void EventLoop::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    posted_.push_back(std::move(fn));
+  }
+  uv_async_send(async_);
+}
+
+void EventLoop::on_async(uv_async_t* handle) {
+  if (handle->data != nullptr) static_cast<EventLoop*>(handle->data)->drain_posted();
+}
+
+void EventLoop::drain_posted() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+int64_t EventLoop::now_ms() const { return static_cast<int64_t>(uv_now(loop_)); }
+
+void EventLoop::close_and_drain() {
+  if (closed_) return;
+  closed_ = true;
+  drain_posted();
+  close_and_free(async_);
+  async_ = nullptr;
+  uv_run(loop_, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(loop_);
+  if (rc != 0) {
+    uv_print_all_handles(loop_, stderr);
+  }
+  MQ_CHECK(rc == 0, "event loop closed with live handles (a handle owner leaked)");
+}
+
+Timer::Timer(EventLoop& loop) : handle_(new uv_timer_t) {
+  uv_timer_init(loop.raw(), handle_);
+  handle_->data = this;
+}
+
+Timer::~Timer() { close_and_free(handle_); }
+
+void Timer::start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()> fn) {
+  fn_ = std::move(fn);
+  uv_timer_start(handle_, &Timer::on_timer, timeout_ms, repeat_ms);
+}
+
+void Timer::stop() { uv_timer_stop(handle_); }
+
+void Timer::on_timer(uv_timer_t* handle) {
+  auto* self = static_cast<Timer*>(handle->data);
+  if (self != nullptr && self->fn_) {
+    // Copy: the callback may restart or destroy this timer.
+    auto fn = self->fn_;
+    fn();
+  }
+}
+
+SignalWatcher::SignalWatcher(EventLoop& loop, std::function<void(int)> fn)
+    : sigint_(new uv_signal_t), sigterm_(new uv_signal_t), fn_(std::move(fn)) {
+  for (auto [h, sig] : {std::pair{sigint_, SIGINT}, std::pair{sigterm_, SIGTERM}}) {
+    uv_signal_init(loop.raw(), h);
+    h->data = this;
+    uv_signal_start(h, &SignalWatcher::on_signal, sig);
+  }
+}
+
+SignalWatcher::~SignalWatcher() {
+  close_and_free(sigint_);
+  close_and_free(sigterm_);
+}
+
+void SignalWatcher::on_signal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<SignalWatcher*>(handle->data);
+  if (self != nullptr) self->fn_(signum);
+}
+
+}  // namespace mq

@@ -1,0 +1,95 @@
+// The event loop every broker of a process shares, and the one way other threads reach it.
+//
+// One thread runs the loop and owns all network I/O and all broker state. Other threads (the
+// worker pool, signal handling, tests) hand it work through post(): a mutex-protected queue plus
+// one uv_async_t whose callback drains the whole queue (uv_async_send coalesces wake-ups).
+//
+// Handles (timers, TCP) are owned objects: the C++ object may be destroyed at any time on the loop
+// thread; the uv handle it wraps is closed then and its memory freed in the close callback, after
+// which no callback of the destroyed object can run. close_and_drain() closes the loop's own handles
+// and runs the loop until every handle is gone, then asserts uv_loop_close() == 0, so a leaked
+// handle fails loudly instead of silently keeping the loop alive.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+struct uv_loop_s;
+struct uv_async_s;
+struct uv_timer_s;
+struct uv_signal_s;
+
+namespace mq {
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  uv_loop_s* raw() { return loop_; }
+
+  // Runs until stop() or until no referenced handle is active. Call on the owning thread.
+  void run();
+  // Runs callbacks until `done()` is true (checked after each loop iteration) or the loop has no
+  // more work. For tools and tests that drive a request synchronously.
+  void run_until(const std::function<bool()>& done);
+  // Thread-safe: asks run() to return.
+  void stop();
+  // Thread-safe: runs fn on the loop thread, in posting order.
+  void post(std::function<void()> fn);
+  bool in_loop_thread() const { return std::this_thread::get_id() == loop_thread_; }
+  // Milliseconds from the loop's cached monotonic clock.
+  int64_t now_ms() const;
+  // Closes the loop's own handles, runs until every other handle has closed too, and asserts the
+  // loop closed cleanly. Call once, after all owned handle objects were destroyed.
+  void close_and_drain();
+
+ private:
+  static void on_async(uv_async_s* handle);
+  void drain_posted();
+
+  uv_loop_s* loop_;
+  uv_async_s* async_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> posted_;
+  bool closed_ = false;
+  std::thread::id loop_thread_;
+};
+
+// A one-shot or repeating timer on the loop. Destroying it stops it; callbacks never run after.
+class Timer {
+ public:
+  explicit Timer(EventLoop& loop);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  // First fire after `timeout_ms`, then every `repeat_ms` (0 = once). Replaces any earlier start.
+  void start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()> fn);
+  void stop();
+
+ private:
+  static void on_timer(uv_timer_s* handle);
+  uv_timer_s* handle_;
+  std::function<void()> fn_;
+};
+
+// Runs `fn` on the loop when the process gets SIGINT or SIGTERM.
+class SignalWatcher {
+ public:
+  SignalWatcher(EventLoop& loop, std::function<void(int signum)> fn);
+  ~SignalWatcher();
+
+ private:
+  static void on_signal(uv_signal_s* handle, int signum);
+  uv_signal_s* sigint_;
+  uv_signal_s* sigterm_;
+  std::function<void(int)> fn_;
+};
+
+}  // namespace mq

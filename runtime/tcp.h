@@ -1,0 +1,92 @@
+// TCP on the shared loop: listeners, outgoing connections and connections with buffered writes.
+//
+// A TcpConnection keeps itself alive while its socket is open (the uv handle holds a shared_ptr to
+// it), so owners may hold weak_ptrs. close() is idempotent; the on_close handler runs exactly once,
+// from the close callback, after which no other handler runs. Writes are queued: while one uv_write
+// is in flight, later writes are coalesced into one buffer, so a burst of responses costs few
+// syscalls. All calls are loop-thread only.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "runtime/event_loop.h"
+
+struct uv_tcp_s;
+struct uv_write_s;
+struct uv_stream_s;
+struct uv_connect_s;
+
+namespace mq {
+
+enum class NetError { kFailed };
+
+class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
+ public:
+  struct Handlers {
+    std::function<void(std::string_view data)> on_data;
+    std::function<void(const std::string& why)> on_close;
+  };
+
+  ~TcpConnection();
+  void start(Handlers handlers);
+  void write(std::string_view data);
+  // Closes the socket (pending writes are dropped). `why` reaches on_close.
+  void close(const std::string& why);
+  bool is_open() const { return !closing_; }
+  const std::string& peer_address() const { return peer_address_; }
+  uint64_t id() const { return id_; }
+  size_t pending_write_bytes() const { return out_.size() + writing_.size(); }
+
+  // Internal: the allocation that holds the uv handle, and wrapping an initialised one (used by
+  // the listener and by tcp_connect).
+  struct HandleBox;
+  static std::shared_ptr<TcpConnection> adopt(uv_tcp_s* handle);
+
+ private:
+  TcpConnection() = default;
+  void flush();
+  static void on_write(uv_write_s* req, int status);
+  static void on_read(uv_stream_s* stream, long nread, const void* buf);
+
+  HandleBox* box_ = nullptr;
+  Handlers handlers_;
+  std::string out_;
+  std::string writing_;
+  bool write_in_flight_ = false;
+  bool closing_ = false;
+  std::string close_reason_;
+  std::string peer_address_;
+  std::string read_buf_;
+  uint64_t id_ = 0;
+};
+
+class TcpListener {
+ public:
+  explicit TcpListener(EventLoop& loop) : loop_(loop) {}
+  ~TcpListener();
+  // Binds host:port (port 0 picks a free one) and accepts connections. Returns the bound port.
+  Result<int, NetError> listen(const std::string& host, int port,
+                               std::function<void(std::shared_ptr<TcpConnection>)> on_connection);
+  int port() const { return port_; }
+  void close();
+
+ private:
+  static void on_connection(uv_stream_s* server, int status);
+  EventLoop& loop_;
+  uv_tcp_s* handle_ = nullptr;
+  std::function<void(std::shared_ptr<TcpConnection>)> on_connection_;
+  int port_ = 0;
+};
+
+// Connects to host:port; `done` runs on the loop with the connection or an error.
+void tcp_connect(EventLoop& loop, const std::string& host, int port,
+                 std::function<void(Result<std::shared_ptr<TcpConnection>, NetError>)> done);
+
+// Splits "host:port"; false when the text is not of that form.
+bool split_host_port(std::string_view addr, std::string& host, int& port);
+
+}  // namespace mq
