@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include <csignal>
+
 #include "base/check.h"
 
 namespace mq {

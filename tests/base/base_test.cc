@@ -70,3 +70,54 @@ TEST_CASE("seeded Random is deterministic") {
     CHECK(v <= 9);
   }
 }
+
+#include "base/config.h"
+
+TEST_CASE("properties config: values, comments, continuation, errors name file, line and key") {
+  auto f = parse_properties("b.conf", "# comment\nbrokerName = broker-a\nlistenPort=10911\n\n! other\nnamesrvAddr=a:1;\\\n  b:2\nflag true\n");
+  REQUIRE(f.ok());
+  CHECK(f->find("brokerName")->value == "broker-a");
+  CHECK(f->find("namesrvAddr")->value == "a:1;b:2");
+  CHECK(f->find("flag")->value == "true");
+  std::string name;
+  int32_t port = 0;
+  bool flag = false;
+  ConfigBinder b(*f);
+  b.bind("brokerName", name);
+  b.bind("listenPort", port);
+  b.bind("flag", flag);
+  CHECK(b.finish().ok());
+  CHECK(port == 10911);
+  CHECK(flag);
+  auto unknown = b.unknown_keys();
+  REQUIRE(unknown.size() == 1);
+  CHECK(unknown[0] == "b.conf:6: unknown key 'namesrvAddr'");
+
+  auto bad = parse_properties("x.conf", "a=1\nlistenPort=abc\n");
+  REQUIRE(bad.ok());
+  ConfigBinder b2(*bad);
+  int64_t p = 0;
+  b2.bind("listenPort", p);
+  auto r = b2.finish();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.detail() == "x.conf:2: key 'listenPort': expected an integer, got 'abc'");
+  CHECK_FALSE(parse_properties("y.conf", "justakey\n").ok());
+}
+
+TEST_CASE("TOML config: same keys, typed values, syntax errors with a line") {
+  auto f = parse_toml("c.toml", "listenPort = 9876\nname = \"x\"\nratio = 0.5\n[sub]\nk = true\n");
+  REQUIRE(f.ok());
+  CHECK(f->find("listenPort")->value == "9876");
+  CHECK(f->find("sub.k")->value == "true");
+  CHECK(f->find("sub.k")->line == 5);
+  auto bad = parse_toml("d.toml", "a = 1\nb = = 2\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.detail().rfind("d.toml:2:", 0) == 0);
+  std::string mode = "ASYNC_FLUSH";
+  auto e = parse_properties("e.conf", "flushDiskType=SOMETIMES\n");
+  ConfigBinder b(*e);
+  b.bind_enum("flushDiskType", mode, {"ASYNC_FLUSH", "SYNC_FLUSH"});
+  auto r = b.finish();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.detail() == "e.conf:1: key 'flushDiskType': expected one of ASYNC_FLUSH, SYNC_FLUSH, got 'SOMETIMES'");
+}
