@@ -18,23 +18,8 @@ ClientResult<std::vector<std::string>> topic_list(const RemotingCommand& resp) {
 }
 }  // namespace
 
-std::vector<std::string> split_namesrv_addrs(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(';', start);
-    if (end == std::string::npos) end = list.size();
-    std::string a = list.substr(start, end - start);
-    while (!a.empty() && a.front() == ' ') a.erase(a.begin());
-    while (!a.empty() && a.back() == ' ') a.pop_back();
-    if (!a.empty()) out.push_back(a);
-    start = end + 1;
-  }
-  return out;
-}
-
 AdminClient::AdminClient(std::string namesrv_addrs, int64_t timeout_ms)
-    : namesrv_(split_namesrv_addrs(namesrv_addrs)), timeout_ms_(timeout_ms) {}
+    : namesrv_(split_addr_list(namesrv_addrs)), timeout_ms_(timeout_ms) {}
 
 ClientResult<RemotingCommand> AdminClient::call(const std::string& addr, RemotingCommand request) {
   auto r = rpc_.invoke(addr, std::move(request), timeout_ms_);
@@ -166,6 +151,116 @@ ClientResult<int32_t> AdminClient::add_write_perm(const std::string& broker_name
     total += h.i32("addTopicCount");
   }
   return total;
+}
+
+ClientResult<std::vector<std::string>> AdminClient::master_addrs_of_cluster(const std::string& cluster) {
+  auto info = get_cluster_info();
+  if (!info.ok()) return info.error();
+  auto c = info->cluster_addr_table.find(cluster);
+  if (c == info->cluster_addr_table.end())
+    return make_error(ClientError{ClientError::kBadArgument}, "cluster " + cluster + " not found");
+  std::vector<std::string> out;
+  for (const auto& name : c->second) {
+    auto b = info->broker_addr_table.find(name);
+    if (b == info->broker_addr_table.end()) continue;
+    auto m = b->second.broker_addrs.find(0);
+    if (m != b->second.broker_addrs.end()) out.push_back(m->second);
+  }
+  return out;
+}
+
+ClientResult<std::string> AdminClient::master_addr_of_broker(const std::string& broker_name) {
+  auto info = get_cluster_info();
+  if (!info.ok()) return info.error();
+  auto b = info->broker_addr_table.find(broker_name);
+  if (b == info->broker_addr_table.end() || !b->second.broker_addrs.count(0))
+    return make_error(ClientError{ClientError::kBadArgument}, "no live master for broker " + broker_name);
+  return b->second.broker_addrs.at(0);
+}
+
+ClientResult<Unit> AdminClient::create_topic(const std::string& broker_addr, const TopicConfig& c) {
+  RemotingCommand req = RemotingCommand::request(request_code::kUpdateAndCreateTopic);
+  req.ext_fields.set("topic", c.topic_name);
+  req.ext_fields.set("defaultTopic", std::string("TBW102"));
+  req.ext_fields.set("readQueueNums", c.read_queue_nums);
+  req.ext_fields.set("writeQueueNums", c.write_queue_nums);
+  req.ext_fields.set("perm", c.perm);
+  req.ext_fields.set("topicFilterType", c.topic_filter_type);
+  req.ext_fields.set("topicSysFlag", c.topic_sys_flag);
+  req.ext_fields.set_bool("order", c.order);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return Unit{};
+}
+
+ClientResult<std::string> AdminClient::get_topic_stats(const std::string& broker_addr, const std::string& topic) {
+  RemotingCommand req = RemotingCommand::request(request_code::kGetTopicStatsInfo);
+  req.ext_fields.set("topic", topic);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return r->body;
+}
+
+ClientResult<std::map<std::string, std::string>> AdminClient::get_broker_runtime_info(const std::string& broker_addr) {
+  auto r = call(broker_addr, RemotingCommand::request(request_code::kGetBrokerRuntimeInfo));
+  if (!r.ok()) return r.error();
+  auto j = parse_fastjson(r->body);
+  if (!j.ok() || !j->contains("table")) return make_error(ClientError{ClientError::kBadBody}, "runtime info is not a KVTable");
+  std::map<std::string, std::string> out;
+  for (auto it = (*j)["table"].begin(); it != (*j)["table"].end(); ++it)
+    out[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+  return out;
+}
+
+ClientResult<std::string> AdminClient::get_consume_stats(const std::string& broker_addr, const std::string& group,
+                                                         const std::string& topic) {
+  RemotingCommand req = RemotingCommand::request(request_code::kGetConsumeStats);
+  req.ext_fields.set("consumerGroup", group);
+  if (!topic.empty()) req.ext_fields.set("topic", topic);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return r->body;
+}
+
+ClientResult<Unit> AdminClient::update_subscription_group(const std::string& broker_addr, const std::string& config_json) {
+  RemotingCommand req = RemotingCommand::request(request_code::kUpdateAndCreateSubscriptionGroup);
+  req.body = config_json;
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return Unit{};
+}
+
+ClientResult<std::string> AdminClient::view_message(const std::string& broker_addr, int64_t commit_log_offset) {
+  RemotingCommand req = RemotingCommand::request(request_code::kViewMessageById);
+  req.ext_fields.set("offset", commit_log_offset);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return r->body;
+}
+
+ClientResult<std::string> AdminClient::container_status(const std::string& container_addr) {
+  auto r = call(container_addr, RemotingCommand::request(request_code::kGetBrokerRuntimeInfo));
+  if (!r.ok()) return r.error();
+  return r->body;
+}
+
+ClientResult<Unit> AdminClient::add_broker(const std::string& container_addr, const std::string& config_path) {
+  RemotingCommand req = RemotingCommand::request(request_code::kAddBroker);
+  req.ext_fields.set("configPath", config_path);
+  auto r = call(container_addr, req);
+  if (!r.ok()) return r.error();
+  return Unit{};
+}
+
+ClientResult<Unit> AdminClient::remove_broker(const std::string& container_addr, const std::string& cluster,
+                                              const std::string& broker_name, int64_t broker_id) {
+  RemotingCommand req = RemotingCommand::request(request_code::kRemoveBroker);
+  req.ext_fields.set("brokerClusterName", cluster);
+  req.ext_fields.set("brokerName", broker_name);
+  req.ext_fields.set("brokerId", broker_id);
+  auto r = call(container_addr, req);
+  if (!r.ok()) return r.error();
+  return Unit{};
 }
 
 }  // namespace mq

@@ -20,8 +20,6 @@ struct ClientError {
 template <typename T>
 using ClientResult = Result<T, ClientError>;
 
-std::vector<std::string> split_namesrv_addrs(const std::string& list);
-
 class AdminClient {
  public:
   explicit AdminClient(std::string namesrv_addrs, int64_t timeout_ms = 5000);
@@ -43,6 +41,24 @@ class AdminClient {
   ClientResult<Unit> delete_kv(const std::string& ns, const std::string& key);
   ClientResult<int32_t> wipe_write_perm(const std::string& broker_name);
   ClientResult<int32_t> add_write_perm(const std::string& broker_name);
+
+  // --- brokers and containers ---
+  // Master addresses (brokerId 0) of every broker of `cluster`, from the NameServer.
+  ClientResult<std::vector<std::string>> master_addrs_of_cluster(const std::string& cluster);
+  // The master address of broker group `broker_name`.
+  ClientResult<std::string> master_addr_of_broker(const std::string& broker_name);
+  ClientResult<Unit> create_topic(const std::string& broker_addr, const TopicConfig& config);
+  ClientResult<std::string> get_topic_stats(const std::string& broker_addr, const std::string& topic);
+  ClientResult<std::map<std::string, std::string>> get_broker_runtime_info(const std::string& broker_addr);
+  ClientResult<std::string> get_consume_stats(const std::string& broker_addr, const std::string& group,
+                                              const std::string& topic);
+  ClientResult<Unit> update_subscription_group(const std::string& broker_addr, const std::string& config_json);
+  // VIEW_MESSAGE_BY_ID: the stored record at a commit log offset of the broker at `broker_addr`.
+  ClientResult<std::string> view_message(const std::string& broker_addr, int64_t commit_log_offset);
+  ClientResult<std::string> container_status(const std::string& container_addr);
+  ClientResult<Unit> add_broker(const std::string& container_addr, const std::string& config_path);
+  ClientResult<Unit> remove_broker(const std::string& container_addr, const std::string& cluster,
+                                   const std::string& broker_name, int64_t broker_id);
 
   const std::vector<std::string>& namesrv_addrs() const { return namesrv_; }
   BlockingClient& rpc() { return rpc_; }

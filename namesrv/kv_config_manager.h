@@ -27,9 +27,4 @@ class KvConfigManager {
   std::map<std::string, std::map<std::string, std::string>> table_;
 };
 
-// Writes `content` to `path` atomically: temp file in the same folder, fsync, rename, fsync of the
-// folder; the previous file is kept as `path.bak` as RocketMQ does. Creates missing folders.
-// Returns an error text, or empty on success.
-std::string write_file_atomically(const std::string& path, const std::string& content);
-
 }  // namespace mq

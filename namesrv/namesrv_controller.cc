@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/file_util.h"
 #include "base/hash.h"
 #include "codec/codes.h"
 #include "codec/fastjson.h"

@@ -174,6 +174,21 @@ void RemotingClient::close_all() {
   for (auto& a : addrs) close(a);
 }
 
+std::vector<std::string> split_addr_list(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(';', start);
+    if (end == std::string::npos) end = list.size();
+    std::string a = list.substr(start, end - start);
+    while (!a.empty() && a.front() == ' ') a.erase(a.begin());
+    while (!a.empty() && a.back() == ' ') a.pop_back();
+    if (!a.empty()) out.push_back(a);
+    start = end + 1;
+  }
+  return out;
+}
+
 BlockingClient::BlockingClient(Logger log)
     : client_(std::make_unique<RemotingClient>(loop_, RemotingClientOptions{}, std::move(log))) {}
 

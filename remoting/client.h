@@ -77,6 +77,9 @@ class RemotingClient {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
+// Splits RocketMQ's `;`-separated address lists (namesrvAddr), dropping blanks and empty items.
+std::vector<std::string> split_addr_list(const std::string& list);
+
 // Drives a RemotingClient on a private loop, one request at a time: for command-line tools and
 // tests, which have nothing else to do while they wait.
 class BlockingClient {

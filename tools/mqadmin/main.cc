@@ -11,9 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "client/admin_client.h"
 #include "codec/codes.h"
+#include "codec/fastjson.h"
+#include "codec/message.h"
 
 using namespace mq;
 using nlohmann::json;
@@ -175,6 +178,306 @@ int delete_kv_config(std::map<std::string, std::string>& args, bool) {
   return 0;
 }
 
+
+std::vector<std::string> target_brokers(AdminClient& admin, std::map<std::string, std::string>& args, std::string& err) {
+  if (args.count("b")) return {args["b"]};
+  if (args.count("c")) {
+    auto addrs = admin.master_addrs_of_cluster(args["c"]);
+    if (!addrs.ok()) {
+      err = addrs.detail();
+      return {};
+    }
+    if (addrs->empty()) err = "cluster " + args["c"] + " has no live master";
+    return *addrs;
+  }
+  err = "give -b brokerAddr or -c clusterName";
+  return {};
+}
+
+int update_topic(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  TopicConfig c;
+  c.topic_name = args["t"];
+  try {
+    c.read_queue_nums = args.count("r") ? std::stoi(args["r"]) : 8;
+    c.write_queue_nums = args.count("w") ? std::stoi(args["w"]) : 8;
+    c.perm = args.count("p") ? std::stoi(args["p"]) : 6;
+  } catch (...) {
+    return fail("updateTopic: -r, -w and -p take numbers");
+  }
+  c.order = args.count("o") && args["o"] == "true";
+  std::string err;
+  auto brokers = target_brokers(admin, args, err);
+  if (!err.empty()) return fail("updateTopic: " + err);
+  json out = json::array();
+  for (const auto& addr : brokers) {
+    auto r = admin.create_topic(addr, c);
+    if (!r.ok()) return fail("updateTopic on " + addr + ": " + r.detail());
+    out.push_back(addr);
+    if (!json_out) std::printf("create topic to %s success.\n", addr.c_str());
+  }
+  if (json_out) {
+    std::printf("%s\n", json{{"brokers", out}, {"topicConfig", c.to_json()}}.dump().c_str());
+  } else {
+    std::printf("%s\n", c.to_json().dump().c_str());
+  }
+  return 0;
+}
+
+int topic_status(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  auto route = admin.get_route(args["t"]);
+  if (!route.ok()) return fail("topicStatus: " + route.detail());
+  json rows = json::array();
+  for (const auto& bd : route->broker_datas) {
+    auto m = bd.broker_addrs.find(0);
+    if (m == bd.broker_addrs.end()) continue;
+    auto stats = admin.get_topic_stats(m->second, args["t"]);
+    if (!stats.ok()) return fail("topicStatus on " + m->second + ": " + stats.detail());
+    auto j = parse_fastjson(*stats);
+    if (!j.ok()) return fail("topicStatus: bad stats body from " + m->second);
+    for (auto it = (*j)["offsetTable"].begin(); it != (*j)["offsetTable"].end(); ++it) {
+      auto key = parse_fastjson(it.key());
+      if (!key.ok()) continue;
+      rows.push_back({{"brokerName", (*key)["brokerName"]}, {"queueId", (*key)["queueId"]},
+                      {"minOffset", it.value()["minOffset"]}, {"maxOffset", it.value()["maxOffset"]},
+                      {"lastUpdateTimestamp", it.value()["lastUpdateTimestamp"]}});
+    }
+  }
+  if (json_out) {
+    std::printf("%s\n", rows.dump().c_str());
+    return 0;
+  }
+  std::printf("%-24s %-5s %-18s %-18s %s\n", "#Broker Name", "#QID", "#Min Offset", "#Max Offset", "#Last Updated");
+  for (const auto& r : rows)
+    std::printf("%-24s %-5d %-18lld %-18lld %lld\n", r["brokerName"].get<std::string>().c_str(), r["queueId"].get<int>(),
+                static_cast<long long>(r["minOffset"].get<int64_t>()), static_cast<long long>(r["maxOffset"].get<int64_t>()),
+                static_cast<long long>(r["lastUpdateTimestamp"].get<int64_t>()));
+  return 0;
+}
+
+int broker_status(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  std::string err;
+  auto brokers = target_brokers(admin, args, err);
+  if (!err.empty()) return fail("brokerStatus: " + err);
+  json out = json::object();
+  for (const auto& addr : brokers) {
+    auto info = admin.get_broker_runtime_info(addr);
+    if (!info.ok()) return fail("brokerStatus on " + addr + ": " + info.detail());
+    out[addr] = *info;
+  }
+  if (json_out) {
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  for (const auto& [addr, kv] : out.items()) {
+    if (out.size() > 1) std::printf("============%s============\n", addr.c_str());
+    for (const auto& [k, v] : kv.items()) std::printf("%-32s: %s\n", k.c_str(), v.get<std::string>().c_str());
+  }
+  return 0;
+}
+
+int consumer_progress(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  std::string topic = args.count("t") ? args["t"] : "";
+  auto info = admin.get_cluster_info();
+  if (!info.ok()) return fail("consumerProgress: " + info.detail());
+  json rows = json::array();
+  int64_t total_diff = 0;
+  for (const auto& [name, bd] : info->broker_addr_table) {
+    auto m = bd.broker_addrs.find(0);
+    if (m == bd.broker_addrs.end()) continue;
+    auto stats = admin.get_consume_stats(m->second, args["g"], topic);
+    if (!stats.ok()) continue;  // this broker knows nothing of the group
+    auto j = parse_fastjson(*stats);
+    if (!j.ok()) continue;
+    for (auto it = (*j)["offsetTable"].begin(); it != (*j)["offsetTable"].end(); ++it) {
+      auto key = parse_fastjson(it.key());
+      if (!key.ok()) continue;
+      int64_t broker_offset = json_int(it.value(), "brokerOffset"), consumer_offset = json_int(it.value(), "consumerOffset");
+      total_diff += broker_offset - consumer_offset;
+      rows.push_back({{"topic", (*key)["topic"]}, {"brokerName", (*key)["brokerName"]}, {"queueId", (*key)["queueId"]},
+                      {"brokerOffset", broker_offset}, {"consumerOffset", consumer_offset},
+                      {"diff", broker_offset - consumer_offset}});
+    }
+  }
+  if (json_out) {
+    std::printf("%s\n", json{{"offsets", rows}, {"diffTotal", total_diff}}.dump().c_str());
+    return 0;
+  }
+  std::printf("%-32s %-20s %-5s %-16s %-16s %s\n", "#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff");
+  for (const auto& r : rows)
+    std::printf("%-32s %-20s %-5d %-16lld %-16lld %lld\n", r["topic"].get<std::string>().c_str(),
+                r["brokerName"].get<std::string>().c_str(), r["queueId"].get<int>(),
+                static_cast<long long>(r["brokerOffset"].get<int64_t>()), static_cast<long long>(r["consumerOffset"].get<int64_t>()),
+                static_cast<long long>(r["diff"].get<int64_t>()));
+  std::printf("\nDiff Total: %lld\n", static_cast<long long>(total_diff));
+  return 0;
+}
+
+int update_sub_group(std::map<std::string, std::string>& args, bool) {
+  AdminClient admin(namesrv_of(args));
+  json c{{"groupName", args["g"]},
+         {"consumeEnable", !args.count("s") || args["s"] == "true"},
+         {"consumeFromMinEnable", !args.count("m") || args["m"] == "true"},
+         {"consumeBroadcastEnable", !args.count("d") || args["d"] == "true"}};
+  try {
+    if (args.count("q")) c["retryQueueNums"] = std::stoi(args["q"]);
+    if (args.count("r")) c["retryMaxTimes"] = std::stoi(args["r"]);
+    if (args.count("i")) c["brokerId"] = std::stoll(args["i"]);
+    if (args.count("w")) c["whichBrokerWhenConsumeSlowly"] = std::stoll(args["w"]);
+  } catch (...) {
+    return fail("updateSubGroup: -q, -r, -i and -w take numbers");
+  }
+  std::string err;
+  auto brokers = target_brokers(admin, args, err);
+  if (!err.empty()) return fail("updateSubGroup: " + err);
+  for (const auto& addr : brokers) {
+    auto r = admin.update_subscription_group(addr, c.dump());
+    if (!r.ok()) return fail("updateSubGroup on " + addr + ": " + r.detail());
+    std::printf("create subscription group to %s success.\n", addr.c_str());
+  }
+  std::printf("%s\n", c.dump().c_str());
+  return 0;
+}
+
+int send_message(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  auto route = admin.get_route(args["t"]);
+  if (!route.ok()) return fail("sendMessage: " + route.detail());
+  std::string broker_name, addr;
+  int32_t queue_id = 0;
+  for (const auto& bd : route->broker_datas) {
+    if (args.count("b") && bd.broker_name != args["b"]) continue;
+    auto m = bd.broker_addrs.find(0);
+    if (m == bd.broker_addrs.end()) continue;
+    broker_name = bd.broker_name;
+    addr = m->second;
+    break;
+  }
+  if (addr.empty()) return fail("sendMessage: no writable master for topic " + args["t"]);
+  if (args.count("i")) {
+    try {
+      queue_id = std::stoi(args["i"]);
+    } catch (...) {
+      return fail("sendMessage: -i takes a queue id");
+    }
+  }
+  PropertyList props;
+  if (args.count("k")) props.emplace_back("KEYS", args["k"]);
+  if (args.count("c")) props.emplace_back("TAGS", args["c"]);
+  props.emplace_back("WAIT", "true");
+  RemotingCommand req = RemotingCommand::request(request_code::kSendMessageV2);
+  req.ext_fields.set("a", std::string("TOOLS_PRODUCER"));
+  req.ext_fields.set("b", args["t"]);
+  req.ext_fields.set("c", std::string("TBW102"));
+  req.ext_fields.set("d", int32_t{4});
+  req.ext_fields.set("e", queue_id);
+  req.ext_fields.set("f", int32_t{0});
+  req.ext_fields.set("g", SystemClock().now_ms());
+  req.ext_fields.set("h", int32_t{0});
+  req.ext_fields.set("i", encode_properties(props));
+  req.ext_fields.set("j", int32_t{0});
+  req.ext_fields.set_bool("k", false);
+  req.ext_fields.set_bool("m", false);
+  req.body = args["p"];
+  auto r = admin.rpc().invoke(addr, req, 5000);
+  if (!r.ok()) return fail("sendMessage: " + r.detail());
+  if (r->code != response_code::kSuccess)
+    return fail("sendMessage: code " + std::to_string(r->code) + ": " + r->remark.value_or(""));
+  auto get = [&](const char* k) { const std::string* v = r->ext_fields.find(k); return v ? *v : std::string(); };
+  if (json_out) {
+    std::printf("%s\n", json{{"brokerName", broker_name}, {"queueId", get("queueId")}, {"queueOffset", get("queueOffset")},
+                             {"offsetMsgId", get("msgId")}, {"sendStatus", "SEND_OK"}}.dump().c_str());
+  } else {
+    std::printf("%-24s %-5s %-12s %s\n", "#Broker Name", "#QID", "#Send Result", "#OffsetMsgId");
+    std::printf("%-24s %-5s %-12s %s\n", broker_name.c_str(), get("queueId").c_str(), "SEND_OK", get("msgId").c_str());
+  }
+  return 0;
+}
+
+int query_msg_by_id(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  auto id = decode_offset_msg_id(args["i"]);
+  if (!id.ok()) return fail("queryMsgById: '" + args["i"] + "' is not an offsetMsgId");
+  std::string addr = id->store_host.to_string();
+  auto rec_bytes = admin.view_message(addr, id->commit_log_offset);
+  if (!rec_bytes.ok()) return fail("queryMsgById: " + rec_bytes.detail());
+  auto rec = decode_record(*rec_bytes);
+  if (!rec.ok()) return fail("queryMsgById: stored record does not decode");
+  json props = json::object();
+  for (const auto& [k, v] : decode_properties(rec->properties)) props[std::string(k)] = std::string(v);
+  json out{{"offsetMsgId", args["i"]},
+           {"topic", std::string(rec->topic)},
+           {"queueId", rec->queue_id},
+           {"queueOffset", rec->queue_offset},
+           {"commitLogOffset", rec->physical_offset},
+           {"bornHost", rec->born_host.to_string()},
+           {"storeHost", rec->store_host.to_string()},
+           {"bornTimestamp", rec->born_timestamp},
+           {"storeTimestamp", rec->store_timestamp},
+           {"sysFlag", rec->sys_flag},
+           {"reconsumeTimes", rec->reconsume_times},
+           {"bodyCRC", rec->body_crc},
+           {"properties", props},
+           {"bodyLength", rec->body.size()}};
+  if (json_out) {
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    for (const auto& [k, v] : out.items()) std::printf("%-20s %s\n", (k + ":").c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+    if ((rec->sys_flag & sysflag::kCompressed) == 0) std::printf("%-20s %.*s\n", "Message Body:", static_cast<int>(rec->body.size()), rec->body.data());
+  }
+  return 0;
+}
+
+int container_status(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin("");
+  auto s = admin.container_status(args["c"]);
+  if (!s.ok()) return fail("containerStatus: " + s.detail());
+  auto j = json::parse(*s, nullptr, false);
+  if (j.is_discarded()) return fail("containerStatus: bad status body");
+  if (json_out) {
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("pid %lld, threads %d, RSS %lld KiB, worker pool %d threads, admin port %d\n",
+              static_cast<long long>(j["pid"].get<int64_t>()), j["threads"].get<int>(),
+              static_cast<long long>(j["rssKb"].get<int64_t>()), j["workerPoolThreads"].get<int>(), j["adminPort"].get<int>());
+  std::printf("%-36s %-13s %-9s %-6s %-14s %s\n", "#Broker", "#Role", "#State", "#Port", "#MaxOffset", "#Store");
+  for (const auto& b : j["brokers"])
+    std::printf("%-36s %-13s %-9s %-6d %-14lld %s\n", b["identity"].get<std::string>().c_str(), b["role"].get<std::string>().c_str(),
+                b["state"].get<std::string>().c_str(), b["listenPort"].get<int>(),
+                static_cast<long long>(b.value("commitLogMaxOffset", int64_t{0})), b["storePathRootDir"].get<std::string>().c_str());
+  return 0;
+}
+
+int add_broker(std::map<std::string, std::string>& args, bool) {
+  AdminClient admin("");
+  auto r = admin.add_broker(args["c"], args["b"]);
+  if (!r.ok()) return fail("addBroker: " + r.detail());
+  std::printf("add broker to %s success\n", args["c"].c_str());
+  return 0;
+}
+
+int remove_broker(std::map<std::string, std::string>& args, bool) {
+  const std::string& id = args["b"];
+  size_t a = id.find(':'), b = id.rfind(':');
+  if (a == std::string::npos || a == b) return fail("removeBroker: -b takes clusterName:brokerName:brokerId");
+  int64_t broker_id = 0;
+  try {
+    broker_id = std::stoll(id.substr(b + 1));
+  } catch (...) {
+    return fail("removeBroker: brokerId must be a number");
+  }
+  if (broker_id < 0) return fail("removeBroker: brokerId must not be negative");
+  AdminClient admin("");
+  auto r = admin.remove_broker(args["c"], id.substr(0, a), id.substr(a + 1, b - a - 1), broker_id);
+  if (!r.ok()) return fail("removeBroker: " + r.detail());
+  std::printf("remove broker from %s success\n", args["c"].c_str());
+  return 0;
+}
+
 std::vector<Command> commands() {
   return {
       {"clusterList", "List the brokers of every cluster", with_common({}), cluster_list},
@@ -193,6 +496,53 @@ std::vector<Command> commands() {
        with_common({{"s", "namespace", true, true, "namespace"}, {"k", "key", true, true, "key"},
                     {"v", "value", true, true, "value"}}),
        update_kv_config},
+      {"updateTopic", "Create or update a topic on a broker or on every master of a cluster",
+       with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
+                    {"c", "clusterName", true, false, "every master of this cluster"},
+                    {"t", "topic", true, true, "topic name"},
+                    {"r", "readQueueNums", true, false, "read queues (default 8)"},
+                    {"w", "writeQueueNums", true, false, "write queues (default 8)"},
+                    {"p", "perm", true, false, "permission: 2 write, 4 read, 6 both (default 6)"},
+                    {"o", "order", true, false, "true for an ordered topic"}}),
+       update_topic},
+      {"topicStatus", "Min and max offsets of every queue of a topic",
+       with_common({{"t", "topic", true, true, "topic name"}}), topic_status},
+      {"brokerStatus", "Runtime statistics of a broker (or of every master of a cluster)",
+       with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
+                    {"c", "clusterName", true, false, "every master of this cluster"}}),
+       broker_status},
+      {"consumerProgress", "Consumer offsets and lag of a consumer group",
+       with_common({{"g", "groupName", true, true, "consumer group"}, {"t", "topicName", true, false, "only this topic"}}),
+       consumer_progress},
+      {"updateSubGroup", "Create or update a subscription group",
+       with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
+                    {"c", "clusterName", true, false, "every master of this cluster"},
+                    {"g", "groupName", true, true, "consumer group"},
+                    {"s", "consumeEnable", true, false, "true/false"},
+                    {"m", "consumeFromMinEnable", true, false, "true/false"},
+                    {"d", "consumeBroadcastEnable", true, false, "true/false"},
+                    {"q", "retryQueueNums", true, false, "retry queues"},
+                    {"r", "retryMaxTimes", true, false, "max retries"},
+                    {"i", "brokerId", true, false, "consume from this broker id"},
+                    {"w", "whichBrokerWhenConsumeSlowly", true, false, "broker id when consuming slowly"}}),
+       update_sub_group},
+      {"sendMessage", "Send one message",
+       with_common({{"t", "topic", true, true, "topic"}, {"p", "body", true, true, "message body"},
+                    {"k", "key", true, false, "message keys"}, {"c", "tags", true, false, "message tag"},
+                    {"b", "broker", true, false, "broker name"}, {"i", "qid", true, false, "queue id"}}),
+       send_message},
+      {"queryMsgById", "Show a message by its offsetMsgId",
+       with_common({{"i", "msgId", true, true, "offsetMsgId (store host + commit log offset)"}}), query_msg_by_id},
+      {"containerStatus", "Threads, memory and brokers of a broker container",
+       with_common({{"c", "brokerContainerAddr", true, true, "container address ip:port"}}), container_status},
+      {"addBroker", "Start a broker in a running container from a config file on the container's host",
+       with_common({{"c", "brokerContainerAddr", true, true, "container address ip:port"},
+                    {"b", "brokerConfigPath", true, true, "broker config file path"}}),
+       add_broker},
+      {"removeBroker", "Stop a broker of a running container",
+       with_common({{"c", "brokerContainerAddr", true, true, "container address ip:port"},
+                    {"b", "brokerIdentity", true, true, "clusterName:brokerName:brokerId"}}),
+       remove_broker},
       {"deleteKvConfig", "Delete a KV config entry",
        with_common({{"s", "namespace", true, true, "namespace"}, {"k", "key", true, true, "key"}}), delete_kv_config},
   };
@@ -258,7 +608,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (namesrv_of(args).empty()) {
+  static const std::set<std::string> kNoNamesrv = {"containerStatus", "addBroker", "removeBroker", "queryMsgById"};
+  if (namesrv_of(args).empty() && !kNoNamesrv.count(cmd->name)) {
     std::fprintf(stderr, "mqadmin %s: no NameServer address: pass -n host:port or set NAMESRV_ADDR\n", cmd->name.c_str());
     return 2;
   }

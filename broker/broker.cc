@@ -1,0 +1,340 @@
+#include "broker/broker.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "base/file_util.h"
+#include "base/hash.h"
+#include "codec/codes.h"
+
+namespace mq {
+
+const char* broker_state_name(BrokerState s) {
+  switch (s) {
+    case BrokerState::kCreated: return "CREATED";
+    case BrokerState::kRunning: return "RUNNING";
+    case BrokerState::kStopping: return "STOPPING";
+    case BrokerState::kStopped: return "STOPPED";
+    case BrokerState::kFailed: return "FAILED";
+  }
+  return "?";
+}
+
+namespace {
+constexpr int64_t kHoldCheckIntervalMs = 100;
+constexpr int64_t kHousekeepingIntervalMs = 5000;
+constexpr int64_t kRegisterTimeoutMs = 6000;
+
+RemotingServerOptions server_options(const BrokerConfig& c) {
+  RemotingServerOptions o;
+  o.listen_host = "0.0.0.0";
+  o.listen_port = c.listen_port;
+  o.max_frame_bytes = static_cast<uint32_t>(c.max_frame_bytes);
+  o.idle_close_ms = 120'000;
+  return o;
+}
+}  // namespace
+
+Broker::Broker(BrokerServices services, BrokerConfig config)
+    : loop_(services.loop),
+      pool_(services.pool),
+      outer_client_(services.outer_client),
+      clock_(services.clock),
+      namesrv_addr_(services.namesrv_addr.empty() ? config.namesrv_addr : services.namesrv_addr),
+      config_(std::move(config)),
+      log_(services.log_sink ? services.log_sink : default_log_sink(), "[" + config_.identity() + "]"),
+      strand_(pool_.make_strand()),
+      server_(loop_, server_options(config_), log_),
+      flush_timer_(loop_),
+      register_timer_(loop_),
+      housekeeping_timer_(loop_),
+      hold_timer_(loop_) {
+  register_processors();
+}
+
+Broker::~Broker() {
+  if (state_ == BrokerState::kRunning) shutdown();
+  *alive_ = false;
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Result<Unit, std::string> Broker::start() {
+  auto fail = [this](std::string why) -> Result<Unit, std::string> {
+    state_ = BrokerState::kFailed;
+    server_.stop();
+    flush_timer_.stop();
+    register_timer_.stop();
+    housekeeping_timer_.stop();
+    hold_timer_.stop();
+    if (store_) {
+      (void)store_->shutdown();
+      store_.reset();
+    }
+    if (lock_fd_ >= 0) {
+      ::close(lock_fd_);
+      lock_fd_ = -1;
+    }
+    log_.error("start failed: " + why);
+    return make_error(std::string(), config_.identity() + " (" + config_.config_path + "): " + why);
+  };
+  const std::string& root = config_.store.store_path_root_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return fail("cannot create store directory " + root + ": " + ec.message());
+  std::string lock_path = root + "/lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return fail("cannot open " + lock_path + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    return fail("store directory " + root + " is locked by another broker or process");
+
+  boot_timestamp_ms_ = now_ms();
+  store_ = std::make_unique<store::MessageStore>(config_.store, fs_, log_);
+  auto opened = store_->open();
+  if (!opened.ok()) {
+    store_.reset();
+    return fail("cannot open store: " + opened.detail());
+  }
+  if (opened->abnormal)
+    log_.warn("abnormal recovery: commit log ends at " + std::to_string(opened->commit_log_end) + ", cut " +
+              std::to_string(opened->truncated_bytes) + " torn bytes, re-dispatched " +
+              std::to_string(opened->redispatched) + " records");
+
+  std::string config_dir = root + "/config";
+  struct Table {
+    const char* name;
+    std::function<Result<Unit, int>(const std::string&)> load;
+  };
+  for (const Table& t : {Table{"topics.json", [this](const std::string& s) { return topics_.load_json_text(s); }},
+                         Table{"subscriptionGroup.json", [this](const std::string& s) { return groups_.load_json_text(s); }},
+                         Table{"consumerOffset.json", [this](const std::string& s) { return offsets_.load_json_text(s); }}}) {
+    std::string path = config_dir + "/" + t.name;
+    if (auto text = read_config_file(path)) {
+      auto r = t.load(*text);
+      if (!r.ok()) return fail(path + ": " + r.detail());
+    } else if (std::filesystem::exists(path)) {
+      return fail(path + " (and its .bak) is not valid JSON");
+    }
+  }
+  topics_.add_system_topics(config_.broker_cluster_name, config_.broker_name, config_.auto_create_topic_enable,
+                            config_.default_topic_queue_nums, now_ms());
+  groups_.add_system_groups(now_ms());
+
+  auto port = server_.start();
+  if (!port.ok()) return fail(port.detail());
+  server_.set_on_connection_closed([this](RemotingConnection& conn) {
+    for (const auto& group : clients_.on_connection_closed(conn.id())) notify_consumer_ids_changed(group);
+  });
+
+  uint64_t flush_every = static_cast<uint64_t>(std::max<int64_t>(config_.store.flush_interval_commit_log_ms, 10));
+  flush_timer_.start(flush_every, flush_every, [this] { run_flush(); });
+  hold_timer_.start(kHoldCheckIntervalMs, kHoldCheckIntervalMs, [this] {
+    pull_holds_.expire(clock_.monotonic_ms());
+    int64_t now = clock_.monotonic_ms();
+    for (uint64_t token : group_commit_.expire(now)) {
+      auto it = flush_waiters_.find(token);
+      if (it == flush_waiters_.end()) continue;
+      auto fn = std::move(it->second);
+      flush_waiters_.erase(it);
+      fn(false);
+    }
+  });
+  housekeeping_timer_.start(kHousekeepingIntervalMs, kHousekeepingIntervalMs, [this] { housekeeping(); });
+  uint64_t period = static_cast<uint64_t>(std::clamp<int64_t>(config_.register_name_server_period_ms, 1000, 60'000));
+  register_timer_.start(period, period, [this] { register_with_namesrv(false); });
+  state_ = BrokerState::kRunning;
+  register_with_namesrv(false);
+  log_.info("started: " + std::string(broker_role_name(config_.broker_role)) + ", " +
+            (config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH") +
+            ", listening on " + std::to_string(*port) + ", store " + root + ", commit log max offset " +
+            std::to_string(store_->max_phy_offset()));
+  return Unit{};
+}
+
+void Broker::shutdown() {
+  if (state_ != BrokerState::kRunning) return;
+  state_ = BrokerState::kStopping;
+  unregister_from_namesrv();
+  server_.stop();
+  flush_timer_.stop();
+  register_timer_.stop();
+  housekeeping_timer_.stop();
+  hold_timer_.stop();
+  pull_holds_.clear();
+  // Wait for this broker's disk work, then flush and close the store on this thread.
+  pool_.drain();
+  for (auto& [token, fn] : flush_waiters_) fn(false);
+  flush_waiters_.clear();
+  (void)group_commit_.take_all();
+  persist_metadata();
+  pool_.drain();
+  auto r = store_->shutdown();
+  if (!r.ok()) log_.error("store shutdown: " + r.detail());
+  store_.reset();
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
+  state_ = BrokerState::kStopped;
+  log_.info("stopped");
+}
+
+void Broker::run_flush() {
+  if (!store_ || state_ != BrokerState::kRunning) return;
+  if (flush_running_) {
+    flush_again_ = true;
+    return;
+  }
+  flush_running_ = true;
+  flush_again_ = false;
+  auto result = std::make_shared<store::IoResult<int64_t>>(make_error(store::IoError::kIo, "not run"));
+  store::MessageStore* store = store_.get();
+  std::weak_ptr<bool> alive = alive_;
+  strand_->submit([store, result] { *result = store->flush(); },
+                  [this, alive, result] {
+                    if (alive.expired()) return;
+                    flush_running_ = false;
+                    if (!result->ok()) {
+                      log_.error("flush failed, broker stops taking writes: " + result->detail());
+                      for (uint64_t token : group_commit_.take_all()) {
+                        auto it = flush_waiters_.find(token);
+                        if (it == flush_waiters_.end()) continue;
+                        auto fn = std::move(it->second);
+                        flush_waiters_.erase(it);
+                        fn(false);
+                      }
+                      return;
+                    }
+                    for (uint64_t token : group_commit_.complete_up_to(**result)) {
+                      auto it = flush_waiters_.find(token);
+                      if (it == flush_waiters_.end()) continue;
+                      auto fn = std::move(it->second);
+                      flush_waiters_.erase(it);
+                      fn(true);
+                    }
+                    if (!group_commit_.empty() || flush_again_) run_flush();
+                  });
+}
+
+void Broker::persist_metadata() {
+  std::string dir = config_.store.store_path_root_dir + "/config/";
+  std::vector<std::pair<std::string, std::string>> writes;
+  if (topics_.take_dirty()) writes.emplace_back(dir + "topics.json", topics_.to_json_text());
+  if (groups_.take_dirty()) writes.emplace_back(dir + "subscriptionGroup.json", groups_.to_json_text());
+  if (offsets_.take_dirty()) writes.emplace_back(dir + "consumerOffset.json", offsets_.to_json_text());
+  if (writes.empty()) return;
+  Logger log = log_;
+  strand_->submit([writes = std::move(writes), log] {
+    for (const auto& [path, text] : writes) {
+      std::string err = write_file_atomically(path, text);
+      if (!err.empty()) log.error("metadata not persisted: " + err);
+    }
+  });
+}
+
+void Broker::housekeeping() {
+  auto [changed, dropped] = clients_.scan_expired(now_ms(), config_.channel_expired_timeout_ms);
+  for (auto& weak : dropped)
+    if (auto conn = weak.lock()) conn->close("client channel expired");
+  for (const auto& group : changed) notify_consumer_ids_changed(group);
+  persist_metadata();
+  if (store_) {
+    time_t t = static_cast<time_t>(now_ms() / 1000);
+    tm local{};
+    localtime_r(&t, &local);
+    store::ExpiryRequest req;
+    req.now_ms = now_ms();
+    req.is_delete_time = store_->is_delete_hour(local.tm_hour);
+    req.disk_used_ratio = store::disk_used_ratio(config_.store.store_path_root_dir);
+    int deleted = store_->delete_expired_files(req);
+    if (deleted > 0) log_.info("deleted " + std::to_string(deleted) + " expired commit log files");
+  }
+}
+
+void Broker::register_with_namesrv(bool oneway) {
+  if (state_ != BrokerState::kRunning) return;
+  TopicConfigWrapper w = topics_.wrapper();
+  std::string body = encode_register_broker_body(w, config_.compressed_register);
+  for (const auto& addr : split_addr_list(namesrv_addr_)) {
+    RemotingCommand req = RemotingCommand::request(request_code::kRegisterBroker);
+    req.ext_fields.set("brokerName", config_.broker_name);
+    req.ext_fields.set("brokerAddr", config_.broker_addr());
+    req.ext_fields.set("clusterName", config_.broker_cluster_name);
+    req.ext_fields.set("haServerAddr", config_.ha_server_addr());
+    req.ext_fields.set("brokerId", config_.broker_id);
+    req.ext_fields.set_bool("compressed", config_.compressed_register);
+    req.ext_fields.set("bodyCrc32", int64_t{rocketmq_crc32(body)});
+    req.body = body;
+    if (oneway) {
+      outer_client_.invoke_oneway(addr, std::move(req));
+      continue;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    outer_client_.invoke(addr, std::move(req), kRegisterTimeoutMs, [this, alive, addr](Result<RemotingCommand, RpcError> r) {
+      if (alive.expired()) return;
+      if (!r.ok()) {
+        log_.warn("register to name server " + addr + " failed: " + r.detail());
+      } else if (r->code != response_code::kSuccess) {
+        log_.warn("register to name server " + addr + " refused: code " + std::to_string(r->code) + " " +
+                  r->remark.value_or(""));
+      }
+    });
+  }
+}
+
+void Broker::unregister_from_namesrv() {
+  for (const auto& addr : split_addr_list(namesrv_addr_)) {
+    RemotingCommand req = RemotingCommand::request(request_code::kUnregisterBroker);
+    req.ext_fields.set("brokerName", config_.broker_name);
+    req.ext_fields.set("brokerAddr", config_.broker_addr());
+    req.ext_fields.set("clusterName", config_.broker_cluster_name);
+    req.ext_fields.set("brokerId", config_.broker_id);
+    Logger log = log_;
+    outer_client_.invoke(addr, std::move(req), 3000, [log, addr](Result<RemotingCommand, RpcError> r) {
+      if (!r.ok()) log.warn("unregister from name server " + addr + " failed: " + r.detail());
+    });
+  }
+}
+
+void Broker::notify_consumer_ids_changed(const std::string& group) {
+  if (!config_.notify_consumer_ids_changed_enable) return;
+  const ConsumerGroupInfo* info = clients_.consumer_group(group);
+  if (info == nullptr) return;
+  if (const auto* g = groups_.find(group); g != nullptr && !g->notify_consumer_ids_changed_enable) return;
+  for (const auto& [id, ch] : info->channels) {
+    auto conn = ch.connection.lock();
+    if (!conn) continue;
+    RemotingCommand req = RemotingCommand::request(request_code::kNotifyConsumerIdsChanged);
+    req.ext_fields.set("consumerGroup", group);
+    server_.send_oneway(*conn, std::move(req));
+  }
+}
+
+nlohmann::json Broker::status_json() const {
+  nlohmann::json j{{"identity", config_.identity()},
+                   {"brokerName", config_.broker_name},
+                   {"brokerId", config_.broker_id},
+                   {"cluster", config_.broker_cluster_name},
+                   {"role", broker_role_name(config_.broker_role)},
+                   {"state", broker_state_name(state_)},
+                   {"listenPort", server_.port()},
+                   {"storePathRootDir", config_.store.store_path_root_dir},
+                   {"configPath", config_.config_path},
+                   {"connections", server_.connection_count()},
+                   {"putTotal", put_total_},
+                   {"getTotal", get_total_}};
+  if (store_) {
+    j["commitLogMaxOffset"] = store_->max_phy_offset();
+    j["commitLogFlushedOffset"] = store_->flushed_offset();
+    j["writable"] = store_->is_writable();
+    if (!store_->is_writable()) j["notWritableReason"] = store_->writability_reason();
+  }
+  return j;
+}
+
+}  // namespace mq

@@ -1,0 +1,133 @@
+// One broker (master or slave) inside a container. It owns everything it uses: its config, its
+// store directory (with a lock file, so two brokers or two processes never share one), its
+// MessageStore, its metadata tables, its client registry, its long-polling queue, its listening
+// port and its NameServer registration. Shared services (the loop, the worker pool, the outgoing
+// remoting client, the clock) come in through the constructor; nothing here is global.
+//
+// Threads: everything runs on the loop thread except the disk work the store allows off it
+// (flush, segment pre-creation, metadata writes), which runs on this broker's strand of the shared
+// worker pool, so one broker's slow disk never blocks another broker's flushes ordering.
+//
+// Lifecycle: start() opens and recovers the store, loads metadata, binds the port and registers
+// with every NameServer; any failure undoes what was done (all-or-nothing). shutdown() unregisters,
+// closes the port, answers held pulls, flushes the store and removes the abort marker.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "broker/broker_config.h"
+#include "broker/broker_metadata.h"
+#include "broker/client_manager.h"
+#include "broker/pull_hold_service.h"
+#include "remoting/client.h"
+#include "remoting/server.h"
+#include "runtime/event_loop.h"
+#include "runtime/worker_pool.h"
+#include "store/file.h"
+#include "store/group_commit.h"
+#include "store/message_store.h"
+
+namespace mq {
+
+struct BrokerServices {
+  EventLoop& loop;
+  WorkerPool& pool;
+  RemotingClient& outer_client;  // NameServer registration (shared by the container's brokers)
+  const Clock& clock;
+  std::shared_ptr<LogSink> log_sink;
+  std::string namesrv_addr;  // the container's list wins over the broker file's, as in RocketMQ
+};
+
+enum class BrokerState { kCreated, kRunning, kStopping, kStopped, kFailed };
+const char* broker_state_name(BrokerState s);
+
+class Broker {
+ public:
+  Broker(BrokerServices services, BrokerConfig config);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Opens the store (recovery included), loads metadata, listens and registers. On failure
+  // everything started is undone and the reason is returned.
+  Result<Unit, std::string> start();
+  // Unregisters, closes the port, answers held pulls, flushes and closes the store.
+  void shutdown();
+
+  const BrokerConfig& config() const { return config_; }
+  BrokerState state() const { return state_; }
+  int listen_port() const { return server_.port(); }
+  nlohmann::json status_json() const;
+
+ private:
+  // broker.cc: lifecycle, registration, flush and housekeeping
+  void register_processors();
+  void register_with_namesrv(bool oneway);
+  void unregister_from_namesrv();
+  void schedule_flush();
+  void run_flush();
+  void persist_metadata();
+  void housekeeping();
+  void notify_consumer_ids_changed(const std::string& group);
+  int64_t now_ms() const { return clock_.now_ms(); }
+  bool is_slave() const { return config_.broker_role == BrokerRole::kSlave; }
+
+  // broker_send.cc
+  void handle_send(const RequestContext& ctx, RemotingCommand& req);
+  void answer_put(const RequestContext& ctx, const store::PutMessageResult& r, int32_t queue_id, bool batch,
+                  const std::string& uniq_key, int32_t code);
+
+  // broker_pull.cc
+  void handle_pull(const RequestContext& ctx, RemotingCommand& req, bool allow_suspend);
+
+  // broker_admin.cc: offsets, clients, topics, groups, stats
+  void register_admin_processors();
+
+  EventLoop& loop_;
+  WorkerPool& pool_;
+  RemotingClient& outer_client_;
+  const Clock& clock_;
+  std::string namesrv_addr_;
+  BrokerConfig config_;
+  Logger log_;
+  BrokerState state_ = BrokerState::kCreated;
+
+  store::PosixFileSystem fs_;
+  std::unique_ptr<store::MessageStore> store_;
+  int lock_fd_ = -1;
+  std::shared_ptr<WorkerPool::Strand> strand_;
+  TopicConfigManager topics_;
+  SubscriptionGroupManager groups_;
+  ConsumerOffsetManager offsets_;
+  ClientManager clients_;
+  PullHoldService pull_holds_;
+  RemotingServer server_;
+  Timer flush_timer_;
+  Timer register_timer_;
+  Timer housekeeping_timer_;
+  Timer hold_timer_;
+
+  // SYNC_FLUSH group commit: puts wait by token until a flush covers them.
+  store::GroupCommit group_commit_;
+  std::unordered_map<uint64_t, std::function<void(bool flushed)>> flush_waiters_;
+  uint64_t next_flush_token_ = 1;
+  bool flush_running_ = false;
+  bool flush_again_ = false;
+
+  // Counters for GET_BROKER_RUNTIME_INFO.
+  int64_t boot_timestamp_ms_ = 0;
+  int64_t put_total_ = 0;
+  int64_t get_total_ = 0;
+  int64_t get_found_ = 0;
+
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace mq

@@ -1,0 +1,346 @@
+// The broker's other request codes: client heartbeats and registrations, consumer offsets, queue
+// offsets and lookups, topic and subscription-group administration, configuration and statistics.
+#include <sys/resource.h>
+
+#include "broker/broker.h"
+#include "codec/codes.h"
+#include "codec/fastjson.h"
+#include "codec/header_reader.h"
+#include "codec/message.h"
+
+namespace mq {
+
+namespace {
+namespace rc = response_code;
+namespace req = request_code;
+using nlohmann::json;
+
+// fastjson's object-keyed map key for a MessageQueue.
+std::string message_queue_key(const std::string& broker_name, int32_t queue_id, const std::string& topic) {
+  return json{{"brokerName", broker_name}, {"queueId", queue_id}, {"topic", topic}}.dump();
+}
+
+bool valid_topic_name(const std::string& t) {
+  if (t.empty() || t.size() > kMaxTopicLengthV1) return false;
+  for (char c : t)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '%' || c == '|' || c == '_' || c == '-')) return false;
+  return true;
+}
+}  // namespace
+
+void Broker::register_processors() {
+  for (int32_t code : {req::kSendMessage, req::kSendMessageV2, req::kSendBatchMessage})
+    server_.register_handler(code, [this](const RequestContext& ctx, RemotingCommand& r) { handle_send(ctx, r); });
+  server_.register_handler(req::kPullMessage,
+                           [this](const RequestContext& ctx, RemotingCommand& r) { handle_pull(ctx, r, true); });
+  register_admin_processors();
+}
+
+void Broker::register_admin_processors() {
+  auto bad_header = [](const RequestContext& ctx, const HeaderReader& h) { ctx.respond_code(rc::kSystemError, h.error()); };
+  auto ok_body = [](const RequestContext& ctx, std::string body) {
+    RemotingCommand resp;
+    resp.body = std::move(body);
+    ctx.respond(std::move(resp));
+  };
+
+  server_.register_handler(req::kHeartBeat, [this](const RequestContext& ctx, RemotingCommand& r) {
+    auto body = parse_fastjson(r.body);
+    if (!body.ok() || !body->is_object()) return ctx.respond_code(rc::kSystemError, "heartbeat body is not JSON");
+    auto conn = ctx.connection();
+    auto result = clients_.heartbeat(*body, ctx.connection_id(), conn, ctx.peer_address(), "JAVA", r.version, now_ms());
+    bool topic_created = false;
+    for (const auto& group : result.consumer_groups) {
+      const SubscriptionGroupConfig* gc = groups_.find_or_create(group, config_.auto_create_subscription_group, now_ms());
+      int32_t retry_queues = gc ? gc->retry_queue_nums : 1;
+      if (topics_.create_retry_topic("%RETRY%" + group, retry_queues, now_ms())) topic_created = true;
+    }
+    for (const auto& group : result.groups_changed) notify_consumer_ids_changed(group);
+    if (topic_created) {
+      persist_metadata();
+      register_with_namesrv(true);
+    }
+    ctx.respond_code(rc::kSuccess);
+  });
+
+  server_.register_handler(req::kUnregisterClient, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    h.str("clientID");
+    if (!h.ok()) return bad_header(ctx, h);
+    for (const auto& group : clients_.unregister(ctx.connection_id(), h.opt_str("producerGroup").value_or(""),
+                                                 h.opt_str("consumerGroup").value_or("")))
+      notify_consumer_ids_changed(group);
+    ctx.respond_code(rc::kSuccess);
+  });
+
+  server_.register_handler(req::kGetConsumerListByGroup, [this, bad_header, ok_body](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string group = h.str("consumerGroup");
+    if (!h.ok()) return bad_header(ctx, h);
+    const ConsumerGroupInfo* info = clients_.consumer_group(group);
+    if (info == nullptr || info->channels.empty())
+      return ctx.respond_code(rc::kSystemError, "no consumer for this group, " + group);
+    ok_body(ctx, json{{"consumerIdList", info->client_ids()}}.dump());
+  });
+
+  server_.register_handler(req::kQueryConsumerOffset, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string group = h.str("consumerGroup"), topic = h.str("topic");
+    int32_t queue_id = h.i32("queueId");
+    if (!h.ok()) return bad_header(ctx, h);
+    int64_t offset = offsets_.query(group, topic, queue_id);
+    if (offset < 0) {
+      // As RocketMQ: a group that never committed starts a queue whose first message is still
+      // there at 0; otherwise the client decides (consumeFromWhere).
+      if (store_->min_offset_in_queue(topic, queue_id) <= 0) {
+        offset = 0;
+      } else {
+        return ctx.respond_code(rc::kQueryNotFound, "Not found, maybe this group consumer boot first");
+      }
+    }
+    RemotingCommand resp;
+    resp.ext_fields.set("offset", offset);
+    ctx.respond(std::move(resp));
+  });
+
+  server_.register_handler(req::kUpdateConsumerOffset, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string group = h.str("consumerGroup"), topic = h.str("topic");
+    int32_t queue_id = h.i32("queueId");
+    int64_t offset = h.i64("commitOffset");
+    if (!h.ok()) return bad_header(ctx, h);
+    if (queue_id < 0) return ctx.respond_code(rc::kSystemError, "queueId[" + std::to_string(queue_id) + "] is illegal");
+    if (offset >= 0) offsets_.commit(group, topic, queue_id, offset);
+    ctx.respond_code(rc::kSuccess);
+  });
+
+  auto queue_offset_handler = [this, bad_header](const char* out_key, std::function<int64_t(const std::string&, int32_t, HeaderReader&)> fn) {
+    return [this, bad_header, out_key, fn](const RequestContext& ctx, RemotingCommand& r) {
+      HeaderReader h(r.ext_fields);
+      std::string topic = h.str("topic");
+      int32_t queue_id = h.i32("queueId");
+      int64_t value = fn(topic, queue_id, h);
+      if (!h.ok()) return bad_header(ctx, h);
+      RemotingCommand resp;
+      resp.ext_fields.set(out_key, value);
+      ctx.respond(std::move(resp));
+    };
+  };
+  server_.register_handler(req::kGetMaxOffset, queue_offset_handler("offset", [this](const std::string& t, int32_t q, HeaderReader&) {
+                             return store_->max_offset_in_queue(t, q);
+                           }));
+  server_.register_handler(req::kGetMinOffset, queue_offset_handler("offset", [this](const std::string& t, int32_t q, HeaderReader&) {
+                             return store_->min_offset_in_queue(t, q);
+                           }));
+  server_.register_handler(req::kSearchOffsetByTimestamp,
+                           queue_offset_handler("offset", [this](const std::string& t, int32_t q, HeaderReader& h) {
+                             int64_t ts = h.i64("timestamp");
+                             return h.ok() ? store_->offset_in_queue_by_time(t, q, ts) : 0;
+                           }));
+  server_.register_handler(req::kGetEarliestMsgStoreTime,
+                           queue_offset_handler("timestamp", [this](const std::string& t, int32_t q, HeaderReader&) {
+                             return store_->message_store_timestamp(t, q, store_->min_offset_in_queue(t, q));
+                           }));
+
+  server_.register_handler(req::kViewMessageById, [this, bad_header, ok_body](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    int64_t offset = h.i64("offset");
+    if (!h.ok()) return bad_header(ctx, h);
+    auto rec = store_->message_by_offset(offset);
+    if (!rec.ok())
+      return ctx.respond_code(rc::kSystemError, "can not find message by the offset, " + std::to_string(offset) + ": " +
+                                                    rec.detail());
+    ok_body(ctx, std::move(*rec));
+  });
+
+  server_.register_handler(req::kUpdateAndCreateTopic, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    TopicConfig c;
+    c.topic_name = h.str("topic");
+    c.read_queue_nums = h.i32("readQueueNums");
+    c.write_queue_nums = h.i32("writeQueueNums");
+    c.perm = h.i32("perm");
+    c.topic_filter_type = h.opt_str("topicFilterType").value_or("SINGLE_TAG");
+    c.topic_sys_flag = static_cast<int32_t>(h.i64_or("topicSysFlag", 0));
+    c.order = h.boolean("order");
+    if (!h.ok()) return bad_header(ctx, h);
+    if (!valid_topic_name(c.topic_name))
+      return ctx.respond_code(rc::kSystemError, "topic[" + c.topic_name + "] is not a valid topic name");
+    if (c.topic_name == kAutoCreateTopicKeyTopic)
+      return ctx.respond_code(rc::kSystemError, "The topic[" + c.topic_name + "] is conflict with AUTO_CREATE_TOPIC_KEY_TOPIC.");
+    if (c.read_queue_nums <= 0 || c.read_queue_nums > 1024 || c.write_queue_nums <= 0 || c.write_queue_nums > 1024)
+      return ctx.respond_code(rc::kSystemError, "queue numbers must be in [1, 1024]");
+    if (c.perm < 0 || c.perm > 15) return ctx.respond_code(rc::kSystemError, "perm must be in [0, 15]");
+    topics_.put(c, now_ms());
+    log_.info("topic " + c.topic_name + " created/updated: r=" + std::to_string(c.read_queue_nums) + " w=" +
+              std::to_string(c.write_queue_nums) + " perm=" + perm::describe(c.perm));
+    persist_metadata();
+    register_with_namesrv(false);
+    ctx.respond_code(rc::kSuccess);
+  });
+
+  server_.register_handler(req::kDeleteTopicInBroker, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string topic = h.str("topic");
+    if (!h.ok()) return bad_header(ctx, h);
+    topics_.remove(topic, now_ms());
+    offsets_.remove_topic(topic);
+    persist_metadata();
+    register_with_namesrv(false);
+    ctx.respond_code(rc::kSuccess);
+  });
+
+  server_.register_handler(req::kGetAllTopicConfig, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {
+    ok_body(ctx, topics_.to_json_text());
+  });
+
+  server_.register_handler(req::kUpdateAndCreateSubscriptionGroup, [this](const RequestContext& ctx, RemotingCommand& r) {
+    auto j = parse_fastjson(r.body);
+    if (!j.ok() || !j->is_object()) return ctx.respond_code(rc::kSystemError, "subscription group body is not JSON");
+    SubscriptionGroupConfig c = SubscriptionGroupConfig::from_json(*j);
+    if (c.group_name.empty()) return ctx.respond_code(rc::kSystemError, "groupName is missing");
+    groups_.put(c, now_ms());
+    persist_metadata();
+    ctx.respond_code(rc::kSuccess);
+  });
+  server_.register_handler(req::kGetAllSubscriptionGroupConfig, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {
+    ok_body(ctx, groups_.to_json_text());
+  });
+  server_.register_handler(req::kDeleteSubscriptionGroup, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string group = h.str("groupName");
+    if (!h.ok()) return bad_header(ctx, h);
+    groups_.remove(group, now_ms());
+    if (h.boolean("cleanOffset")) offsets_.remove_group(group);
+    persist_metadata();
+    ctx.respond_code(rc::kSuccess);
+  });
+  server_.register_handler(req::kGetAllConsumerOffset, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {
+    ok_body(ctx, offsets_.to_json_text());
+  });
+
+  server_.register_handler(req::kGetBrokerConfig, [this](const RequestContext& ctx, RemotingCommand&) {
+    RemotingCommand resp;
+    resp.body = config_.to_properties();
+    resp.ext_fields.set("version", topics_.data_version().to_json().dump());
+    ctx.respond(std::move(resp));
+  });
+  server_.register_handler(req::kUpdateBrokerConfig, [this](const RequestContext& ctx, RemotingCommand& r) {
+    std::string err = config_.update_live(parse_properties_text(r.body));
+    if (!err.empty()) return ctx.respond_code(rc::kNoPermission, err);
+    log_.info("config updated: " + r.body);
+    register_with_namesrv(false);
+    ctx.respond_code(rc::kSuccess);
+  });
+
+  server_.register_handler(req::kGetBrokerRuntimeInfo, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {
+    json t = json::object();
+    t["brokerVersion"] = std::to_string(kRemotingVersion);
+    t["brokerVersionDesc"] = "V4_9_4 (mqcontainer)";
+    t["bootTimestamp"] = std::to_string(boot_timestamp_ms_);
+    t["runtime"] = std::to_string((now_ms() - boot_timestamp_ms_) / 1000) + " s";
+    t["msgPutTotalTodayNow"] = std::to_string(put_total_);
+    t["msgGetTotalTodayNow"] = std::to_string(get_found_);
+    t["getTotalTps"] = std::to_string(get_total_);
+    t["commitLogMinOffset"] = std::to_string(store_->min_phy_offset());
+    t["commitLogMaxOffset"] = std::to_string(store_->max_phy_offset());
+    t["commitLogFlushedOffset"] = std::to_string(store_->flushed_offset());
+    t["earliestMessageTimeStamp"] = std::to_string(store_->earliest_message_time());
+    t["commitLogDirCapacity"] = "used " + std::to_string(static_cast<int>(100 * store::disk_used_ratio(config_.store.store_path_root_dir))) + "%";
+    t["brokerRole"] = broker_role_name(config_.broker_role);
+    t["pullHoldCount"] = std::to_string(pull_holds_.size());
+    t["clientConnections"] = std::to_string(clients_.connection_count());
+    t["storeWritable"] = store_->is_writable() ? "true" : "false";
+    ok_body(ctx, json{{"table", t}}.dump());
+  });
+
+  server_.register_handler(req::kGetTopicStatsInfo, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string topic = h.str("topic");
+    if (!h.ok()) return bad_header(ctx, h);
+    const TopicConfig* tc = topics_.find(topic);
+    if (tc == nullptr) return ctx.respond_code(rc::kTopicNotExist, "topic[" + topic + "] not exist");
+    std::string out = "{\"offsetTable\":{";
+    for (int32_t q = 0; q < tc->write_queue_nums; ++q) {
+      int64_t min = store_->min_offset_in_queue(topic, q), max = store_->max_offset_in_queue(topic, q);
+      int64_t last = max > 0 ? store_->message_store_timestamp(topic, q, max - 1) : 0;
+      if (q) out += ",";
+      out += message_queue_key(config_.broker_name, q, topic) + ":" +
+             json{{"minOffset", min}, {"maxOffset", max}, {"lastUpdateTimestamp", last}}.dump();
+    }
+    RemotingCommand resp;
+    resp.body = out + "}}";
+    ctx.respond(std::move(resp));
+  });
+
+  server_.register_handler(req::kGetConsumeStats, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string group = h.str("consumerGroup");
+    if (!h.ok()) return bad_header(ctx, h);
+    std::vector<std::string> topics;
+    if (auto t = h.opt_str("topic"); t && !t->empty()) {
+      topics.push_back(*t);
+    } else {
+      for (const auto& [key, _] : offsets_.table()) {
+        size_t at = key.rfind('@');
+        if (at != std::string::npos && key.substr(at + 1) == group) topics.push_back(key.substr(0, at));
+      }
+    }
+    std::string out = "{\"consumeTps\":0.0,\"offsetTable\":{";
+    bool first = true;
+    for (const auto& topic : topics) {
+      const TopicConfig* tc = topics_.find(topic);
+      if (tc == nullptr) continue;
+      for (int32_t q = 0; q < tc->read_queue_nums; ++q) {
+        int64_t broker_offset = store_->max_offset_in_queue(topic, q);
+        int64_t consumer_offset = std::max<int64_t>(offsets_.query(group, topic, q), 0);
+        int64_t last = consumer_offset > 0 ? store_->message_store_timestamp(topic, q, consumer_offset - 1) : 0;
+        if (!first) out += ",";
+        first = false;
+        out += message_queue_key(config_.broker_name, q, topic) + ":" +
+               json{{"brokerOffset", broker_offset}, {"consumerOffset", consumer_offset}, {"lastTimestamp", last}}.dump();
+      }
+    }
+    RemotingCommand resp;
+    resp.body = out + "}}";
+    ctx.respond(std::move(resp));
+  });
+
+  server_.register_handler(req::kGetConsumerConnectionList, [this, bad_header, ok_body](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string group = h.str("consumerGroup");
+    if (!h.ok()) return bad_header(ctx, h);
+    const ConsumerGroupInfo* info = clients_.consumer_group(group);
+    if (info == nullptr || info->channels.empty())
+      return ctx.respond_code(rc::kConsumerNotOnline, "the consumer group[" + group + "] not online");
+    json conns = json::array();
+    for (const auto& [id, ch] : info->channels)
+      conns.push_back({{"clientId", ch.client_id}, {"clientAddr", ch.client_addr}, {"language", ch.language}, {"version", ch.version}});
+    json subs = json::object();
+    for (const auto& [topic, s] : info->subscriptions) subs[topic] = s.to_json();
+    ok_body(ctx, json{{"connectionSet", conns},
+                      {"subscriptionTable", subs},
+                      {"consumeType", info->consume_type},
+                      {"messageModel", info->message_model},
+                      {"consumeFromWhere", info->consume_from_where}}
+                     .dump());
+  });
+
+  server_.register_handler(req::kGetProducerConnectionList, [this, bad_header, ok_body](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string group = h.str("producerGroup");
+    if (!h.ok()) return bad_header(ctx, h);
+    json conns = json::array();
+    auto it = clients_.producer_groups().find(group);
+    if (it != clients_.producer_groups().end())
+      for (const auto& [id, ch] : it->second)
+        conns.push_back({{"clientId", ch.client_id}, {"clientAddr", ch.client_addr}, {"language", ch.language}, {"version", ch.version}});
+    ok_body(ctx, json{{"connectionSet", conns}}.dump());
+  });
+
+  server_.register_handler(req::kConsumerSendMsgBack, [](const RequestContext& ctx, RemotingCommand&) {
+    ctx.respond_code(rc::kSystemError, "CONSUMER_SEND_MSG_BACK is not supported yet (retry and delay levels arrive in a later issue)");
+  });
+}
+
+}  // namespace mq

@@ -1,0 +1,69 @@
+// One broker's configuration: RocketMQ's BrokerConfig and MessageStoreConfig keys, read from an
+// ordinary broker properties (or TOML) file. Keys the container owns (namesrvAddr and the network
+// settings) are overridden by the container, as RocketMQ's BrokerContainer does.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+#include "store/message_store.h"
+
+namespace mq {
+
+enum class BrokerRole { kAsyncMaster, kSyncMaster, kSlave };
+const char* broker_role_name(BrokerRole r);
+
+struct BrokerConfig {
+  std::string config_path;  // the file it came from (for messages and ADD_BROKER)
+
+  std::string broker_cluster_name = "DefaultCluster";
+  std::string broker_name;  // default: the host name, as RocketMQ
+  int64_t broker_id = 0;
+  BrokerRole broker_role = BrokerRole::kAsyncMaster;
+  std::string broker_ip1;  // default: the first non-loopback IPv4 address
+  std::string broker_ip2;  // HA address host; default broker_ip1
+  int32_t listen_port = 10911;
+  int32_t ha_listen_port = 0;  // 0 = listenPort + 1 (RocketMQ's implicit default)
+  std::string namesrv_addr;
+  int32_t broker_permission = 6;
+  bool auto_create_topic_enable = true;
+  bool auto_create_subscription_group = true;
+  int32_t default_topic_queue_nums = 8;
+  int64_t register_name_server_period_ms = 30'000;
+  bool long_polling_enable = true;
+  int64_t short_polling_time_ms = 1000;
+  bool notify_consumer_ids_changed_enable = true;
+  int64_t channel_expired_timeout_ms = 120'000;
+  bool slave_read_enable = false;
+  std::string region_id = "DefaultRegion";
+  bool trace_topic_enable = false;
+  bool compressed_register = false;
+  int64_t max_frame_bytes = 16 * 1024 * 1024;
+  int32_t max_transfer_bytes_on_message_in_memory = 256 * 1024;
+  int32_t max_transfer_count_on_message_in_memory = 32;
+
+  store::MessageStoreConfig store;  // storePathRootDir, flushDiskType, mappedFileSizeCommitLog, ...
+
+  BrokerConfig();
+  // Binds every key of `file`; returns the unknown keys as warnings, or an error naming file,
+  // line and key.
+  Result<std::vector<std::string>, ConfigError> load(const ConfigFile& file);
+  int32_t effective_ha_listen_port() const { return ha_listen_port > 0 ? ha_listen_port : listen_port + 1; }
+  std::string broker_addr() const { return broker_ip1 + ":" + std::to_string(listen_port); }
+  std::string ha_server_addr() const { return broker_ip2 + ":" + std::to_string(effective_ha_listen_port()); }
+  // "cluster/brokerName/brokerId", used in messages and log prefixes.
+  std::string identity() const;
+  // key=value text (GET_BROKER_CONFIG).
+  std::string to_properties() const;
+  // UPDATE_BROKER_CONFIG: applies keys safe to change while running; refuses others by name.
+  std::string update_live(const std::vector<std::pair<std::string, std::string>>& pairs);
+
+ private:
+  void bind_all(ConfigBinder& b, std::string& role, std::string& flush);
+};
+
+// The first non-loopback IPv4 address of this host, or 127.0.0.1.
+std::string local_ipv4_address();
+
+}  // namespace mq

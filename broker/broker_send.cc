@@ -1,0 +1,210 @@
+// SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320): RocketMQ's
+// SendMessageProcessor checks in its order, the append, and the answer (at once, or after the fsync
+// that covers the message under SYNC_FLUSH).
+
+#include "broker/broker.h"
+#include "codec/codes.h"
+#include "codec/header_reader.h"
+#include "codec/message.h"
+
+namespace mq {
+
+namespace {
+namespace rc = response_code;
+
+struct SendHeader {
+  std::string producer_group;
+  std::string topic;
+  std::string default_topic = "TBW102";
+  int32_t default_topic_queue_nums = 4;
+  int32_t queue_id = 0;
+  int32_t sys_flag = 0;
+  int64_t born_timestamp = 0;
+  int32_t flag = 0;
+  std::string properties;
+  int32_t reconsume_times = 0;
+  bool batch = false;
+};
+
+// V2 (codes 310/320) uses one-letter keys; V1 (code 10) the field names. Only topic and queue id
+// are strictly required: clients differ on the rest (ali-ons omits l and m), and RocketMQ 4.x
+// tolerates that too.
+bool decode_send_header(const RemotingCommand& req, SendHeader& h, std::string& error) {
+  bool v2 = req.code != request_code::kSendMessage;
+  auto key = [v2](const char* short_key, const char* long_key) { return v2 ? short_key : long_key; };
+  HeaderReader r(req.ext_fields);
+  h.producer_group = r.opt_str(key("a", "producerGroup")).value_or("");
+  h.topic = r.str(key("b", "topic"));
+  h.default_topic = r.opt_str(key("c", "defaultTopic")).value_or("TBW102");
+  h.default_topic_queue_nums = static_cast<int32_t>(r.i64_or(key("d", "defaultTopicQueueNums"), 4));
+  h.queue_id = r.i32(key("e", "queueId"));
+  h.sys_flag = static_cast<int32_t>(r.i64_or(key("f", "sysFlag"), 0));
+  h.born_timestamp = r.i64_or(key("g", "bornTimestamp"), 0);
+  h.flag = static_cast<int32_t>(r.i64_or(key("h", "flag"), 0));
+  h.properties = r.opt_str(key("i", "properties")).value_or("");
+  h.reconsume_times = static_cast<int32_t>(r.i64_or(key("j", "reconsumeTimes"), 0));
+  h.batch = req.code == request_code::kSendBatchMessage || r.boolean(key("m", "batch"));
+  if (!r.ok()) {
+    error = r.error();
+    return false;
+  }
+  return true;
+}
+
+bool valid_topic_chars(const std::string& topic) {
+  if (topic.empty()) return false;
+  for (char c : topic)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '%' || c == '|' || c == '_' || c == '-')) return false;
+  return true;
+}
+
+bool send_forbidden(const std::string& topic) {
+  return topic == "SCHEDULE_TOPIC_XXXX" || topic == "RMQ_SYS_TRANS_HALF_TOPIC" || topic == "RMQ_SYS_TRANS_OP_HALF_TOPIC" ||
+         topic == "TRANS_CHECK_MAX_TIME_TOPIC" || topic == "SELF_TEST_TOPIC" || topic == "OFFSET_MOVED_EVENT";
+}
+
+// Appends `name=value` to a properties string, keeping the client's bytes as they were.
+void append_property(std::string& props, std::string_view name, std::string_view value) {
+  if (!props.empty() && props.back() != kPropertySeparator) props.push_back(kPropertySeparator);
+  props.append(name);
+  props.push_back(kNameValueSeparator);
+  props.append(value);
+}
+
+int32_t put_status_code(store::PutMessageStatus s) {
+  using S = store::PutMessageStatus;
+  switch (s) {
+    case S::kPutOk: return rc::kSuccess;
+    case S::kFlushDiskTimeout: return rc::kFlushDiskTimeout;
+    case S::kFlushSlaveTimeout: return rc::kFlushSlaveTimeout;
+    case S::kSlaveNotAvailable: return rc::kSlaveNotAvailable;
+    case S::kMessageIllegal:
+    case S::kPropertiesSizeExceeded: return rc::kMessageIllegal;
+    case S::kServiceNotAvailable: return rc::kServiceNotAvailable;
+    case S::kOsPageCacheBusy: return rc::kSystemBusy;
+    case S::kCreateMappedFileFailed:
+    case S::kUnknownError: return rc::kSystemError;
+  }
+  return rc::kSystemError;
+}
+}  // namespace
+
+void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
+  if (is_slave())
+    return ctx.respond_code(rc::kSystemBusy, "[REJECTREQUEST]system busy, start flow control for a while");
+  SendHeader h;
+  std::string error;
+  if (!decode_send_header(req, h, error)) return ctx.respond_code(rc::kSystemError, error);
+  if ((config_.broker_permission & perm::kWrite) == 0)
+    return ctx.respond_code(rc::kNoPermission, "the broker[" + config_.broker_name + "] sending message is forbidden");
+  if (h.topic.size() > kMaxTopicLengthV1)
+    return ctx.respond_code(rc::kMessageIllegal, "message topic length too long " + std::to_string(h.topic.size()));
+  if (!valid_topic_chars(h.topic))
+    return ctx.respond_code(rc::kSystemError, "topic[" + h.topic + "] contains illegal characters");
+  if (send_forbidden(h.topic))
+    return ctx.respond_code(rc::kNoPermission, "Sending message to topic[" + h.topic + "] is forbidden.");
+
+  const TopicConfig* tc = topics_.find(h.topic);
+  if (tc == nullptr) {
+    std::optional<TopicConfig> created;
+    if (h.topic.rfind("%RETRY%", 0) == 0) {
+      created = topics_.create_retry_topic(h.topic, 1, now_ms());
+    } else if (config_.auto_create_topic_enable) {
+      created = topics_.create_in_send(h.topic, h.default_topic, h.default_topic_queue_nums, 0, now_ms());
+    }
+    if (created) {
+      log_.info("auto-created topic " + h.topic + " with " + std::to_string(created->write_queue_nums) + " queues");
+      persist_metadata();
+      register_with_namesrv(false);
+    }
+    tc = topics_.find(h.topic);
+    if (tc == nullptr)
+      return ctx.respond_code(rc::kTopicNotExist, "topic[" + h.topic + "] not exist, apply first please!");
+  }
+  if ((tc->perm & perm::kWrite) == 0)
+    return ctx.respond_code(rc::kNoPermission, "the topic[" + h.topic + "] sending message is forbidden");
+  int32_t queue_id = h.queue_id;
+  int32_t queues = std::max(tc->read_queue_nums, tc->write_queue_nums);
+  if (queue_id < 0) queue_id = static_cast<int32_t>(put_total_ % std::max(tc->write_queue_nums, 1));
+  if (queue_id >= queues)
+    return ctx.respond_code(rc::kSystemError, "request queueId[" + std::to_string(queue_id) + "] is illegal, topic:" +
+                                                  h.topic + " topicQueueNums:" + std::to_string(queues));
+  if (req.body.size() > static_cast<size_t>(config_.store.max_message_size))
+    return ctx.respond_code(rc::kMessageIllegal, "message body size " + std::to_string(req.body.size()) +
+                                                     " exceeds maxMessageSize " +
+                                                     std::to_string(config_.store.max_message_size));
+
+  auto born = HostAddress::parse_v4(ctx.peer_address());
+  auto stored_at = HostAddress::parse_v4(config_.broker_addr());
+  append_property(h.properties, property::kCluster, config_.broker_cluster_name);
+  std::string uniq_key(find_property(h.properties, property::kUniqKey).value_or(""));
+  bool wait_store = find_property(h.properties, property::kWaitStoreMsgOk).value_or("true") != "false";
+
+  store::PutMessageResult r;
+  if (h.batch) {
+    store::BatchToStore b;
+    b.topic = h.topic;
+    b.queue_id = queue_id;
+    b.sys_flag = h.sys_flag;
+    b.born_timestamp = h.born_timestamp;
+    if (born) b.born_host = *born;
+    if (stored_at) b.store_host = *stored_at;
+    b.reconsume_times = h.reconsume_times;
+    b.body = std::move(req.body);
+    b.properties = std::move(h.properties);
+    r = store_->put_messages(b, now_ms());
+  } else {
+    store::MessageToStore m;
+    m.topic = h.topic;
+    m.queue_id = queue_id;
+    m.flag = h.flag;
+    m.body = std::move(req.body);
+    m.sys_flag = h.sys_flag;
+    m.born_timestamp = h.born_timestamp;
+    if (born) m.born_host = *born;
+    if (stored_at) m.store_host = *stored_at;
+    m.reconsume_times = h.reconsume_times;
+    m.properties = std::move(h.properties);
+    r = store_->put_message(m, now_ms());
+  }
+  if (r.ok()) {
+    put_total_ += r.msg_num;
+    pull_holds_.notify_message_arriving(h.topic, queue_id, r.logics_offset + r.msg_num);
+  }
+  if (!r.ok() || config_.store.flush_disk_type != store::FlushDiskType::kSyncFlush || !wait_store) {
+    return answer_put(ctx, r, queue_id, h.batch, uniq_key, put_status_code(r.status));
+  }
+  // SYNC_FLUSH: answer once an fsync covers this message (group commit), or time out.
+  uint64_t token = next_flush_token_++;
+  group_commit_.add(token, r.end_offset, clock_.monotonic_ms() + config_.store.sync_flush_timeout_ms);
+  flush_waiters_[token] = [this, ctx, r, queue_id, batch = h.batch, uniq_key](bool flushed) {
+    answer_put(ctx, r, queue_id, batch, uniq_key, flushed ? rc::kSuccess : rc::kFlushDiskTimeout);
+  };
+  run_flush();
+}
+
+void Broker::answer_put(const RequestContext& ctx, const store::PutMessageResult& r, int32_t queue_id, bool batch,
+                        const std::string& uniq_key, int32_t code) {
+  RemotingCommand resp;
+  resp.code = code;
+  if (code == rc::kSuccess || code == rc::kFlushDiskTimeout || code == rc::kFlushSlaveTimeout ||
+      code == rc::kSlaveNotAvailable) {
+    std::string ids;
+    for (size_t i = 0; i < r.msg_ids.size(); ++i) ids += (i ? "," : "") + r.msg_ids[i];
+    resp.ext_fields.set("msgId", ids);
+    resp.ext_fields.set("queueId", queue_id);
+    resp.ext_fields.set("queueOffset", r.logics_offset);
+    if (!uniq_key.empty() && !batch) resp.ext_fields.set("transactionId", uniq_key);
+    if (code == rc::kFlushDiskTimeout) resp.remark = "flush disk timeout";
+  } else {
+    resp.remark = std::string(store::put_message_status_name(r.status)) + (r.detail.empty() ? "" : ": " + r.detail);
+    if (code == rc::kServiceNotAvailable)
+      resp.remark = "service not available now. " + store_->writability_reason();
+  }
+  // The Java client reads these two unconditionally.
+  resp.ext_fields.set("MSG_REGION", config_.region_id);
+  resp.ext_fields.set_bool("TRACE_ON", config_.trace_topic_enable);
+  ctx.respond(std::move(resp));
+}
+
+}  // namespace mq
