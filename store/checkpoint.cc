@@ -1,0 +1,44 @@
+#include "store/checkpoint.h"
+
+#include <algorithm>
+
+#include "base/bytes.h"
+
+namespace mq::store {
+
+IoResult<std::unique_ptr<StoreCheckpoint>> StoreCheckpoint::open(FileSystem& fs,
+                                                                 const std::string& path) {
+  auto f = fs.open(path, true);
+  if (!f) return f.error();
+  uint8_t buf[40] = {};
+  auto r = (*f)->read_at(0, buf, sizeof buf);
+  if (!r) return r.error();
+  if ((*f)->size() < kFileSize)
+    if (auto t = (*f)->truncate(kFileSize); !t) return t.error();
+  std::unique_ptr<StoreCheckpoint> cp(new StoreCheckpoint(std::move(*f)));
+  if (*r == sizeof buf) {
+    cp->physic_ = static_cast<int64_t>(get_be64(buf));
+    cp->logics_ = static_cast<int64_t>(get_be64(buf + 8));
+    cp->index_ = static_cast<int64_t>(get_be64(buf + 16));
+    cp->master_flushed_ = static_cast<int64_t>(get_be64(buf + 24));
+    cp->confirm_ = static_cast<int64_t>(get_be64(buf + 32));
+  }
+  return cp;
+}
+
+int64_t StoreCheckpoint::min_timestamp() const {
+  return std::max<int64_t>(0, std::min(physic_.load(), logics_.load()) - 3000);
+}
+
+IoResult<Unit> StoreCheckpoint::flush() {
+  uint8_t buf[40];
+  put_be64(buf, static_cast<uint64_t>(physic_.load()));
+  put_be64(buf + 8, static_cast<uint64_t>(logics_.load()));
+  put_be64(buf + 16, static_cast<uint64_t>(index_.load()));
+  put_be64(buf + 24, static_cast<uint64_t>(master_flushed_.load()));
+  put_be64(buf + 32, static_cast<uint64_t>(confirm_.load()));
+  if (auto r = file_->write_at(0, buf, sizeof buf); !r) return r;
+  return file_->sync();
+}
+
+}  // namespace mq::store

@@ -1,0 +1,906 @@
+#include "store/message_store.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/bytes.h"
+#include "base/hash.h"
+
+namespace mq::store {
+
+namespace {
+
+constexpr std::string_view kScheduleTopic = "SCHEDULE_TOPIC_XXXX";
+constexpr size_t kScanChunkBytes = 4 * 1024 * 1024;
+
+std::vector<int64_t> parse_delay_levels(const std::string& text) {
+  std::vector<int64_t> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find(' ', i);
+    if (j == std::string::npos) j = text.size();
+    std::string tok = text.substr(i, j - i);
+    i = j + 1;
+    if (tok.empty()) continue;
+    char unit = tok.back();
+    int64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 : unit == 'd' ? 86400000 : 0;
+    int64_t n = 0;
+    for (char c : tok.substr(0, tok.size() - 1)) {
+      if (c < '0' || c > '9') {
+        mult = 0;
+        break;
+      }
+      n = n * 10 + (c - '0');
+    }
+    if (mult) out.push_back(n * mult);
+  }
+  return out;
+}
+
+bool gets_queue_unit(int32_t sys_flag) {
+  int32_t t = sysflag::transaction_type(sys_flag);
+  return t == sysflag::kTransactionNotType || t == sysflag::kTransactionCommitType;
+}
+
+// Walks the records of one CommitLog segment through a read buffer (one pread per chunk rather
+// than per record).
+class SegmentScanner {
+ public:
+  explicit SegmentScanner(MappedFile& f) : f_(f) {}
+
+  enum class Stop { kBlank, kInvalid, kFileEnd };
+  struct End {
+    int64_t position;
+    Stop why;
+    std::string error;
+  };
+
+  // on_record(record, position) for every valid message from `position`.
+  template <typename Fn>
+  IoResult<End> scan(int64_t position, bool check_crc, Fn&& on_record) {
+    const int64_t size = f_.file_size();
+    while (true) {
+      if (position + 8 > size) return End{position, Stop::kFileEnd, {}};
+      if (auto r = ensure(position, 8); !r) return r.error();
+      std::string_view head = view(position, 8);
+      int32_t total = static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t*>(head.data())));
+      size_t want = total > 8 && position + total <= size ? static_cast<size_t>(total) : 8;
+      if (auto r = ensure(position, want); !r) return r.error();
+      auto e = decode_entry(view(position, want), DecodeOptions{check_crc});
+      if (!e) return End{position, Stop::kInvalid, e.detail()};
+      if (e->blank) return End{position, Stop::kBlank, {}};
+      if (e->message.physical_offset != f_.file_from_offset() + position)
+        return End{position, Stop::kInvalid,
+                   "physical offset field " + std::to_string(e->message.physical_offset)};
+      on_record(e->message, position);
+      position += e->size;
+    }
+  }
+
+ private:
+  IoResult<Unit> ensure(int64_t position, size_t n) {
+    if (position >= buf_start_ && position + static_cast<int64_t>(n) <= buf_start_ + static_cast<int64_t>(buf_.size()))
+      return Unit{};
+    size_t len = std::max(n, kScanChunkBytes);
+    len = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(len), f_.file_size() - position));
+    buf_start_ = position;
+    return f_.read(position, len, buf_);
+  }
+  std::string_view view(int64_t position, size_t n) const {
+    return std::string_view(buf_).substr(static_cast<size_t>(position - buf_start_), n);
+  }
+  MappedFile& f_;
+  std::string buf_;
+  int64_t buf_start_ = 0;
+};
+
+}  // namespace
+
+const char* put_message_status_name(PutMessageStatus s) {
+  switch (s) {
+    case PutMessageStatus::kPutOk: return "PUT_OK";
+    case PutMessageStatus::kFlushDiskTimeout: return "FLUSH_DISK_TIMEOUT";
+    case PutMessageStatus::kFlushSlaveTimeout: return "FLUSH_SLAVE_TIMEOUT";
+    case PutMessageStatus::kSlaveNotAvailable: return "SLAVE_NOT_AVAILABLE";
+    case PutMessageStatus::kServiceNotAvailable: return "SERVICE_NOT_AVAILABLE";
+    case PutMessageStatus::kCreateMappedFileFailed: return "CREATE_MAPEDFILE_FAILED";
+    case PutMessageStatus::kMessageIllegal: return "MESSAGE_ILLEGAL";
+    case PutMessageStatus::kPropertiesSizeExceeded: return "PROPERTIES_SIZE_EXCEEDED";
+    case PutMessageStatus::kOsPageCacheBusy: return "OS_PAGECACHE_BUSY";
+    case PutMessageStatus::kUnknownError: return "UNKNOWN_ERROR";
+  }
+  return "UNKNOWN_ERROR";
+}
+
+const char* get_message_status_name(GetMessageStatus s) {
+  switch (s) {
+    case GetMessageStatus::kFound: return "FOUND";
+    case GetMessageStatus::kNoMatchedMessage: return "NO_MATCHED_MESSAGE";
+    case GetMessageStatus::kMessageWasRemoving: return "MESSAGE_WAS_REMOVING";
+    case GetMessageStatus::kOffsetFoundNull: return "OFFSET_FOUND_NULL";
+    case GetMessageStatus::kOffsetOverflowBadly: return "OFFSET_OVERFLOW_BADLY";
+    case GetMessageStatus::kOffsetOverflowOne: return "OFFSET_OVERFLOW_ONE";
+    case GetMessageStatus::kOffsetTooSmall: return "OFFSET_TOO_SMALL";
+    case GetMessageStatus::kNoMatchedLogicQueue: return "NO_MATCHED_LOGIC_QUEUE";
+    case GetMessageStatus::kNoMessageInQueue: return "NO_MESSAGE_IN_QUEUE";
+  }
+  return "UNKNOWN";
+}
+
+// Records of one put, encoded once their CommitLog offset is known.
+struct MessageStore::Encoded {
+  std::vector<MessageRecord> records;
+  std::vector<int64_t> tags_codes;
+  std::vector<bool> has_unit;
+  std::vector<std::string> owned_properties;  // batch members' joined properties
+  size_t total_bytes = 0;
+};
+
+MessageStore::MessageStore(MessageStoreConfig config, FileSystem& fs, Logger log)
+    : config_(std::move(config)),
+      fs_(fs),
+      log_(std::move(log)),
+      commit_log_dir_(join_path(config_.store_path_root_dir, "commitlog")),
+      consume_queue_dir_(join_path(config_.store_path_root_dir, "consumequeue")),
+      commit_log_(fs, commit_log_dir_, config_.mapped_file_size_commit_log, config_.append_by_mmap),
+      delay_level_ms_(parse_delay_levels(config_.message_delay_level)) {}
+
+MessageStore::~MessageStore() = default;
+
+std::string MessageStore::writability_reason() const {
+  std::lock_guard g(reason_mu_);
+  return unwritable_reason_;
+}
+
+void MessageStore::set_unwritable(const std::string& reason) {
+  {
+    std::lock_guard g(reason_mu_);
+    if (unwritable_reason_.empty()) unwritable_reason_ = reason;
+  }
+  if (writable_.exchange(false)) log_.error("store stops accepting writes: " + reason);
+}
+
+int64_t MessageStore::tags_code_of(std::string_view topic, std::string_view properties,
+                                   int64_t store_timestamp) const {
+  if (topic == kScheduleTopic) {
+    if (auto level = find_property(properties, property::kDelayTimeLevel)) {
+      int64_t l = 0;
+      for (char c : *level) {
+        if (c < '0' || c > '9') break;
+        l = l * 10 + (c - '0');
+      }
+      if (l > 0 && !delay_level_ms_.empty()) {
+        l = std::min<int64_t>(l, static_cast<int64_t>(delay_level_ms_.size()));
+        return store_timestamp + delay_level_ms_[static_cast<size_t>(l - 1)];
+      }
+      return store_timestamp + 1000;
+    }
+  }
+  if (auto tags = find_property(properties, property::kTags)) return java_string_hash(*tags);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open, recovery, shutdown
+
+IoResult<Unit> MessageStore::load_consume_queues() {
+  if (!fs_.is_directory(consume_queue_dir_)) return Unit{};
+  auto topics = fs_.list(consume_queue_dir_);
+  if (!topics) return topics.error();
+  for (const auto& topic : *topics) {
+    std::string tdir = join_path(consume_queue_dir_, topic);
+    if (!fs_.is_directory(tdir)) continue;
+    auto qids = fs_.list(tdir);
+    if (!qids) return qids.error();
+    for (const auto& q : *qids) {
+      char* end = nullptr;
+      long qid = std::strtol(q.c_str(), &end, 10);
+      if (q.empty() || *end != '\0' || qid < 0 || qid > INT32_MAX) continue;
+      auto cq = std::make_unique<ConsumeQueue>(fs_, consume_queue_dir_, topic,
+                                               static_cast<int32_t>(qid),
+                                               config_.mapped_file_size_consume_queue,
+                                               log_, config_.append_by_mmap);
+      if (auto r = cq->load(); !r) return r.error();
+      std::lock_guard g(cq_mu_);
+      queues_[topic][static_cast<int32_t>(qid)] = std::move(cq);
+    }
+  }
+  return Unit{};
+}
+
+IoResult<RecoveryReport> MessageStore::open() {
+  MQ_CHECK(!opened_, "MessageStore::open twice");
+  for (const auto& d : {config_.store_path_root_dir, commit_log_dir_, consume_queue_dir_})
+    if (auto r = fs_.create_directories(d); !r) return r.error();
+  if (auto r = commit_log_.load(); !r) return r.error();
+  if (auto r = load_consume_queues(); !r) return r.error();
+  auto cp = StoreCheckpoint::open(fs_, join_path(config_.store_path_root_dir, "checkpoint"));
+  if (!cp) return cp.error();
+  checkpoint_ = std::move(*cp);
+  std::string abort_path = join_path(config_.store_path_root_dir, "abort");
+  bool abnormal = fs_.exists(abort_path);
+  auto report = recover(abnormal);
+  if (!report) return report.error();
+  {
+    auto f = fs_.open(abort_path, true);
+    if (!f) return f.error();
+    if (auto r = (*f)->sync(); !r) return r.error();
+    if (auto r = fs_.sync_directory(config_.store_path_root_dir); !r) return r.error();
+  }
+  opened_ = true;
+  log_.info(std::string(abnormal ? "abnormal" : "normal") + " recovery done: commit log [" +
+            std::to_string(min_phy_offset()) + ", " + std::to_string(max_phy_offset()) + "), " +
+            std::to_string(report->redispatched) + " records re-dispatched");
+  return report;
+}
+
+IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
+  RecoveryReport report;
+  report.abnormal = abnormal;
+  std::vector<ConsumeQueue*> cqs;
+  {
+    std::lock_guard g(cq_mu_);
+    for (auto& [_, m] : queues_)
+      for (auto& [__, q] : m) cqs.push_back(q.get());
+  }
+  for (auto* q : cqs)
+    if (auto r = q->recover(); !r) return r.error();
+
+  auto files = commit_log_.files();
+  if (files.empty()) {
+    for (auto* q : cqs)
+      if (auto r = q->truncate_dirty(0); !r) return r.error();
+    return report;
+  }
+
+  // Where to start scanning.
+  size_t start = files.size() > 3 ? files.size() - 3 : 0;
+  if (abnormal) {
+    start = 0;
+    int64_t min_ts = checkpoint_->min_timestamp();
+    for (size_t k = files.size(); k-- > 0;) {
+      std::string head;
+      if (!files[k]->read(0, 128, head)) continue;
+      ByteReader r(head);
+      r.skip(4);
+      uint32_t magic = r.u32();
+      if (magic != kMessageMagicV1 && magic != kMessageMagicV2) continue;
+      r.skip(28);
+      int32_t flag = r.i32();
+      r.skip(8 + ((flag & sysflag::kBornHostV6) ? 20 : 8));
+      int64_t store_ts = r.i64();
+      if (r.ok() && store_ts != 0 && store_ts <= min_ts) {
+        start = k;
+        break;
+      }
+    }
+  }
+
+  // Pass 1: find the end of valid data.
+  const bool check_crc = config_.check_crc_on_recover;
+  int64_t end = files[start]->file_from_offset();
+  std::string cut_reason;
+  for (size_t k = start; k < files.size(); ++k) {
+    SegmentScanner scanner(*files[k]);
+    auto e = scanner.scan(0, check_crc, [](const MessageRecord&, int64_t) {});
+    if (!e) return e.error();
+    if (e->why == SegmentScanner::Stop::kInvalid) {
+      end = files[k]->file_from_offset() + e->position;
+      cut_reason = e->error;
+      break;
+    }
+    // BLANK or file end: the next file starts where this one ends.
+    end = files[k]->file_from_offset() + files[k]->file_size();
+  }
+  report.commit_log_end = end;
+
+  // Was there anything after the end (a torn record) rather than a clean zero tail?
+  auto last_kept = commit_log_.find_file(end);
+  if (last_kept) {
+    std::string head;
+    int64_t pos = end - last_kept->file_from_offset();
+    if (pos + 8 <= last_kept->file_size() && last_kept->read(pos, 8, head)) {
+      bool zero = std::all_of(head.begin(), head.end(), [](char c) { return c == 0; });
+      if (!zero) report.truncated_bytes = last_kept->file_size() - pos;
+    }
+  }
+  for (const auto& f : files)
+    if (f->file_from_offset() > end) ++report.deleted_files;
+  if (report.truncated_bytes > 0 || report.deleted_files > 0)
+    log_.warn("commit log recovery: data ends at " + std::to_string(end) + " (" + cut_reason +
+              "); zeroed the torn tail of " + std::to_string(report.truncated_bytes) +
+              " bytes, deleted " + std::to_string(report.deleted_files) + " later files");
+  // Zeroing after an abnormal stop also clears stale blocks a power cut may have kept beyond a
+  // zero block, so they can never line up with records appended later.
+  if (auto r = commit_log_.truncate_dirty(end, abnormal || report.truncated_bytes > 0); !r)
+    return r.error();
+
+  // Pass 2: re-dispatch. After a crash, everything from the start file; after a clean stop, only
+  // what the ConsumeQueues do not reference yet (RocketMQ's reput from the queues' max physical
+  // offset). No ConsumeQueue at all (a copied CommitLog, or consumequeue/ deleted): everything. A
+  // single queue deleted by hand is not noticed (as in RocketMQ).
+  int64_t dispatch_from = cqs.empty() ? commit_log_.min_offset() : files[start]->file_from_offset();
+  // Units pointing past the end go. After a crash, so do all units from the re-dispatch start: units
+  // newer than the last full flush (which the checkpoint time stands for) may have holes, since an
+  // OS crash keeps any subset of unsynced pages, and re-dispatch writes them again.
+  int64_t cq_cut = abnormal ? std::min(end, dispatch_from) : end;
+  for (auto* q : cqs)
+    if (auto r = q->truncate_dirty(cq_cut); !r) return r.error();
+  if (!cqs.empty() && !abnormal) {
+    int64_t cq_max = 0;
+    for (auto* q : cqs) cq_max = std::max(cq_max, q->max_physic_offset());
+    dispatch_from = std::max(cq_max, commit_log_.min_offset());
+  }
+  auto kept = commit_log_.files();
+  for (auto& f : kept) {
+    if (f->file_from_offset() + f->file_size() <= dispatch_from) continue;
+    int64_t from_pos = std::max<int64_t>(0, dispatch_from - f->file_from_offset());
+    SegmentScanner scanner(*f);
+    IoResult<Unit> dispatch_error = Unit{};
+    // Dispatch starts at a record boundary: scan the file from 0 and skip what precedes from_pos.
+    auto e = scanner.scan(0, false, [&](const MessageRecord& rec, int64_t pos) {
+      if (pos < from_pos || f->file_from_offset() + pos >= end || !dispatch_error) return;
+      if (auto r = dispatch(rec); !r)
+        dispatch_error = r;
+      else
+        ++report.redispatched;
+      last_store_timestamp_.store(rec.store_timestamp);
+    });
+    if (!e) return e.error();
+    if (!dispatch_error) return dispatch_error.error();
+  }
+
+  // Queue offsets continue from the ConsumeQueues; min offsets follow the CommitLog.
+  {
+    std::lock_guard g(cq_mu_);
+    for (auto& [topic, m] : queues_)
+      for (auto& [qid, q] : m) {
+        q->correct_min_offset(commit_log_.min_offset());
+        queue_offsets_[topic + "-" + std::to_string(qid)] = q->max_offset();
+      }
+  }
+  return report;
+}
+
+IoResult<Unit> MessageStore::shutdown() {
+  if (!opened_) return Unit{};
+  auto f = flush();
+  if (!f) return f.error();
+  if (auto r = commit_log_.drop_precreated(); !r) return r;
+  if (!is_writable()) {
+    // Keep `abort`: the next start must run abnormal recovery.
+    opened_ = false;
+    return Unit{};
+  }
+  if (auto r = fs_.remove(join_path(config_.store_path_root_dir, "abort")); !r) return r;
+  if (auto r = fs_.sync_directory(config_.store_path_root_dir); !r) return r;
+  opened_ = false;
+  return Unit{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+ConsumeQueue* MessageStore::find_queue(const std::string& topic, int32_t queue_id) {
+  std::lock_guard g(cq_mu_);
+  auto it = queues_.find(topic);
+  if (it == queues_.end()) return nullptr;
+  auto q = it->second.find(queue_id);
+  return q == it->second.end() ? nullptr : q->second.get();
+}
+
+IoResult<ConsumeQueue*> MessageStore::find_or_create_queue(const std::string& topic,
+                                                           int32_t queue_id) {
+  if (auto* q = find_queue(topic, queue_id)) return q;
+  auto cq = std::make_unique<ConsumeQueue>(fs_, consume_queue_dir_, topic, queue_id,
+                                           config_.mapped_file_size_consume_queue, log_,
+                                           config_.append_by_mmap);
+  ConsumeQueue* raw = cq.get();
+  std::lock_guard g(cq_mu_);
+  queues_[topic][queue_id] = std::move(cq);
+  return raw;
+}
+
+int64_t& MessageStore::queue_offset_slot(const std::string& topic, int32_t queue_id) {
+  return queue_offsets_[topic + "-" + std::to_string(queue_id)];
+}
+
+IoResult<Unit> MessageStore::dispatch(const MessageRecord& rec) {
+  int64_t tags = tags_code_of(rec.topic, rec.properties, rec.store_timestamp);
+  for (auto* d : dispatchers_) d->dispatch(rec, tags);
+  if (!gets_queue_unit(rec.sys_flag)) return Unit{};
+  auto q = find_or_create_queue(std::string(rec.topic), rec.queue_id);
+  if (!q) return q.error();
+  CqUnit u{rec.physical_offset, rec.total_size, tags};
+  return (*q)->put_units(rec.queue_offset, &u, 1);
+}
+
+PutMessageResult MessageStore::check_writable() const {
+  PutMessageResult r;
+  if (!opened_) {
+    r.status = PutMessageStatus::kServiceNotAvailable;
+    r.detail = "store not open";
+  } else if (!is_writable()) {
+    r.status = PutMessageStatus::kServiceNotAvailable;
+    r.detail = "store not writable: " + writability_reason();
+  } else if (disk_full_.load()) {
+    r.status = PutMessageStatus::kServiceNotAvailable;
+    r.detail = "disk full";
+  } else {
+    r.status = PutMessageStatus::kPutOk;
+  }
+  return r;
+}
+
+PutMessageResult MessageStore::put_message(const MessageToStore& msg, int64_t now_ms) {
+  PutMessageResult res = check_writable();
+  if (!res.ok()) return res;
+  auto illegal = [&](PutMessageStatus s, std::string why) {
+    res.status = s;
+    res.detail = std::move(why);
+    return res;
+  };
+  if (msg.topic.empty() || msg.topic.size() > kMaxTopicLengthV1)
+    return illegal(PutMessageStatus::kMessageIllegal, "topic length " + std::to_string(msg.topic.size()));
+  if (msg.properties.size() > kMaxPropertiesLength)
+    return illegal(PutMessageStatus::kPropertiesSizeExceeded,
+                   "properties length " + std::to_string(msg.properties.size()));
+  if (msg.body.size() > static_cast<size_t>(config_.max_message_size))
+    return illegal(PutMessageStatus::kMessageIllegal, "body length " + std::to_string(msg.body.size()));
+  if (msg.queue_id < 0) return illegal(PutMessageStatus::kMessageIllegal, "negative queue id");
+
+  Encoded enc;
+  MessageRecord r;
+  r.queue_id = msg.queue_id;
+  r.flag = msg.flag;
+  r.sys_flag = msg.sys_flag;
+  r.born_timestamp = msg.born_timestamp;
+  r.born_host = msg.born_host;
+  r.store_host = msg.store_host;
+  r.reconsume_times = msg.reconsume_times;
+  r.prepared_transaction_offset = msg.prepared_transaction_offset;
+  r.body = msg.body;
+  r.topic = msg.topic;
+  r.properties = msg.properties;
+  r.body_crc = rocketmq_crc32(msg.body);
+  enc.has_unit.push_back(gets_queue_unit(msg.sys_flag));
+  enc.tags_codes.push_back(tags_code_of(msg.topic, msg.properties, now_ms));
+  enc.total_bytes = message_record_size(msg.body.size(), msg.topic.size(), msg.properties.size(),
+                                        (msg.born_host.ipv6 ? sysflag::kBornHostV6 : 0) |
+                                            (msg.store_host.ipv6 ? sysflag::kStoreHostV6 : 0));
+  enc.records.push_back(r);
+  return append_encoded(enc, now_ms);
+}
+
+PutMessageResult MessageStore::put_messages(const BatchToStore& batch, int64_t now_ms) {
+  PutMessageResult res = check_writable();
+  if (!res.ok()) return res;
+  auto illegal = [&](PutMessageStatus s, std::string why) {
+    res.status = s;
+    res.detail = std::move(why);
+    return res;
+  };
+  if (batch.topic.empty() || batch.topic.size() > kMaxTopicLengthV1)
+    return illegal(PutMessageStatus::kMessageIllegal, "topic length");
+  if (sysflag::transaction_type(batch.sys_flag) != sysflag::kTransactionNotType)
+    return illegal(PutMessageStatus::kMessageIllegal, "a batch cannot be transactional");
+  if (batch.queue_id < 0) return illegal(PutMessageStatus::kMessageIllegal, "negative queue id");
+  auto items = decode_batch(batch.body);
+  if (!items) return illegal(PutMessageStatus::kMessageIllegal, "batch body: " + items.detail());
+  if (items->empty()) return illegal(PutMessageStatus::kMessageIllegal, "empty batch");
+  Encoded enc;
+  enc.owned_properties.reserve(items->size());
+  int32_t host_flags = (batch.born_host.ipv6 ? sysflag::kBornHostV6 : 0) |
+                       (batch.store_host.ipv6 ? sysflag::kStoreHostV6 : 0);
+  for (const auto& it : *items) {
+    if (it.body.size() > static_cast<size_t>(config_.max_message_size))
+      return illegal(PutMessageStatus::kMessageIllegal, "batch member body too large");
+    enc.owned_properties.push_back(join_batch_properties(it.properties, batch.properties));
+    const std::string& props = enc.owned_properties.back();
+    if (props.size() > kMaxPropertiesLength)
+      return illegal(PutMessageStatus::kPropertiesSizeExceeded, "batch member properties");
+    MessageRecord r;
+    r.queue_id = batch.queue_id;
+    r.flag = it.flag;
+    r.sys_flag = batch.sys_flag;
+    r.born_timestamp = batch.born_timestamp;
+    r.born_host = batch.born_host;
+    r.store_host = batch.store_host;
+    r.reconsume_times = batch.reconsume_times;
+    r.body = it.body;
+    r.topic = batch.topic;
+    r.properties = props;
+    r.body_crc = rocketmq_crc32(it.body);
+    enc.records.push_back(r);
+    enc.has_unit.push_back(true);
+    enc.tags_codes.push_back(tags_code_of(batch.topic, props, now_ms));
+    enc.total_bytes += message_record_size(it.body.size(), batch.topic.size(), props.size(), host_flags);
+  }
+  return append_encoded(enc, now_ms);
+}
+
+PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
+  PutMessageResult res;
+  const int64_t file_size = config_.mapped_file_size_commit_log;
+  if (static_cast<int64_t>(enc.total_bytes) + kEndFileMinBlankLength > file_size) {
+    res.status = PutMessageStatus::kMessageIllegal;
+    res.detail = "message of " + std::to_string(enc.total_bytes) + " bytes does not fit a commit log file";
+    return res;
+  }
+  auto fail_io = [&](const Error<IoError>& e, const std::string& what) {
+    set_unwritable(what + ": " + io_error_name(e.code) + ": " + e.detail);
+    res.status = e.code == IoError::kNoSpace ? PutMessageStatus::kServiceNotAvailable
+                                             : PutMessageStatus::kUnknownError;
+    res.detail = what + ": " + io_error_name(e.code) + ": " + e.detail;
+    return res;
+  };
+  auto create_failed = [&](const Error<IoError>& e, const std::string& what) {
+    // Not fatal to the data: nothing was written. Disk full is reported as such.
+    res.status = e.code == IoError::kNoSpace ? PutMessageStatus::kServiceNotAvailable
+                                             : PutMessageStatus::kCreateMappedFileFailed;
+    res.detail = what + ": " + io_error_name(e.code) + ": " + e.detail;
+    return res;
+  };
+
+  auto file = commit_log_.last_file();
+  if (!file || file->is_full()) {
+    int64_t next = file ? file->file_from_offset() + file_size : commit_log_.min_offset();
+    auto created = commit_log_.create_file(next);
+    if (!created) return create_failed(created.error(), "create commit log file");
+    file = *created;
+  }
+  if (static_cast<int64_t>(enc.total_bytes) + kEndFileMinBlankLength > file->free_bytes()) {
+    uint8_t blank[8];
+    encode_blank(blank, static_cast<int32_t>(file->free_bytes()));
+    if (auto r = file->append(blank, sizeof blank); !r) return fail_io(r.error(), "write blank");
+    file->mark_full();
+    auto created = commit_log_.create_file(file->file_from_offset() + file_size);
+    if (!created) return create_failed(created.error(), "create commit log file");
+    file = *created;
+  }
+
+  const int64_t wrote_offset = file->file_from_offset() + file->wrote_position();
+  scratch_.clear();
+  scratch_.reserve(enc.total_bytes);
+  int64_t phy = wrote_offset;
+  int64_t first_queue_offset = 0;
+  std::vector<int64_t> queue_offsets(enc.records.size(), 0);
+  {
+    int64_t* slot = nullptr;
+    for (size_t i = 0; i < enc.records.size(); ++i) {
+      auto& r = enc.records[i];
+      if (enc.has_unit[i]) {
+        if (!slot) slot = &queue_offset_slot(std::string(r.topic), r.queue_id);
+        queue_offsets[i] = *slot + static_cast<int64_t>(i);
+      }
+      r.queue_offset = queue_offsets[i];
+      r.physical_offset = phy;
+      r.store_timestamp = now_ms;
+      size_t before = scratch_.size();
+      auto e = encode_record(r, scratch_);
+      if (!e) {
+        res.status = PutMessageStatus::kMessageIllegal;
+        res.detail = e.detail();
+        return res;
+      }
+      r.total_size = static_cast<int32_t>(scratch_.size() - before);
+      phy += r.total_size;
+    }
+    first_queue_offset = queue_offsets[0];
+  }
+  MQ_CHECK(scratch_.size() == enc.total_bytes, "encoded size differs from the computed size");
+  ConsumeQueue* cq = nullptr;
+  size_t unit_count = static_cast<size_t>(std::count(enc.has_unit.begin(), enc.has_unit.end(), true));
+  if (unit_count > 0) {
+    auto q = find_or_create_queue(std::string(enc.records[0].topic), enc.records[0].queue_id);
+    if (!q) return create_failed(q.error(), "create consume queue");
+    cq = *q;
+    if (auto r = cq->prepare_for(first_queue_offset, unit_count); !r)
+      return create_failed(r.error(), "create consume queue file");
+  }
+  if (auto r = file->append(scratch_.data(), scratch_.size()); !r)
+    return fail_io(r.error(), "write commit log");
+
+  // ConsumeQueue units. A batch goes to one queue with consecutive offsets: one write.
+  std::vector<CqUnit> units;
+  for (size_t i = 0; i < enc.records.size(); ++i)
+    if (enc.has_unit[i])
+      units.push_back(CqUnit{enc.records[i].physical_offset, enc.records[i].total_size, enc.tags_codes[i]});
+  if (!units.empty()) {
+    if (auto r = cq->put_units(first_queue_offset, units.data(), units.size()); !r)
+      return fail_io(r.error(), "write consume queue");
+    queue_offset_slot(std::string(enc.records[0].topic), enc.records[0].queue_id) +=
+        static_cast<int64_t>(units.size());
+  }
+  for (auto* d : dispatchers_)
+    for (size_t i = 0; i < enc.records.size(); ++i) d->dispatch(enc.records[i], enc.tags_codes[i]);
+  last_store_timestamp_.store(now_ms, std::memory_order_release);
+
+  res.status = PutMessageStatus::kPutOk;
+  res.wrote_offset = wrote_offset;
+  res.wrote_bytes = static_cast<int32_t>(enc.total_bytes);
+  res.logics_offset = first_queue_offset;
+  res.msg_num = static_cast<int32_t>(enc.records.size());
+  res.store_timestamp = now_ms;
+  res.end_offset = wrote_offset + static_cast<int64_t>(enc.total_bytes);
+  res.msg_ids.reserve(enc.records.size());
+  for (const auto& r : enc.records)
+    res.msg_ids.push_back(make_offset_msg_id(r.store_host, r.physical_offset));
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker calls
+
+IoResult<int64_t> MessageStore::flush() {
+  // Read the timestamp before the positions: the record it belongs to is then below what we flush.
+  int64_t ts = last_store_timestamp_.load(std::memory_order_acquire);
+  auto cl = commit_log_.flush();
+  if (!cl) {
+    set_unwritable("flush commit log: " + cl.detail());
+    return cl.error();
+  }
+  std::vector<ConsumeQueue*> cqs;
+  {
+    std::lock_guard g(cq_mu_);
+    for (auto& [_, m] : queues_)
+      for (auto& [__, q] : m) cqs.push_back(q.get());
+  }
+  for (auto* q : cqs) {
+    if (auto r = q->flush(); !r) {
+      set_unwritable("flush consume queue: " + r.detail());
+      return r.error();
+    }
+  }
+  // The checkpoint is rewritten only when it changes, so an idle interval flush costs no fsync.
+  if (checkpoint_ && ts > checkpoint_->physic_msg_timestamp()) {
+    checkpoint_->set_physic_msg_timestamp(ts);
+    checkpoint_->set_logics_msg_timestamp(ts);
+    if (auto r = checkpoint_->flush(); !r) {
+      set_unwritable("flush checkpoint: " + r.detail());
+      return r.error();
+    }
+  }
+  return *cl;
+}
+
+IoResult<int64_t> MessageStore::flush_commit_log() {
+  auto cl = commit_log_.flush();
+  if (!cl) set_unwritable("flush commit log: " + cl.detail());
+  return cl;
+}
+
+IoResult<Unit> MessageStore::precreate_next_file() { return commit_log_.precreate_next(); }
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+IoResult<std::string> MessageStore::read_record(int64_t commit_log_offset, int32_t size) {
+  auto f = commit_log_.find_file(commit_log_offset);
+  if (!f) return make_error(IoError::kNotFound, "no commit log file for offset " + std::to_string(commit_log_offset));
+  int64_t pos = commit_log_offset - f->file_from_offset();
+  if (size <= 0 || pos + size > f->wrote_position())
+    return make_error(IoError::kNotFound, "offset " + std::to_string(commit_log_offset) + " beyond data");
+  std::string out;
+  if (auto r = f->read(pos, static_cast<size_t>(size), out); !r) return r.error();
+  return out;
+}
+
+IoResult<std::string> MessageStore::message_by_offset(int64_t commit_log_offset) {
+  auto f = commit_log_.find_file(commit_log_offset);
+  if (!f) return make_error(IoError::kNotFound, "no commit log file for offset " + std::to_string(commit_log_offset));
+  int64_t pos = commit_log_offset - f->file_from_offset();
+  if (pos + 8 > f->wrote_position()) return make_error(IoError::kNotFound, "offset beyond data");
+  std::string head;
+  if (auto r = f->read(pos, 4, head); !r) return r.error();
+  int32_t size = static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t*>(head.data())));
+  auto rec = read_record(commit_log_offset, size);
+  if (!rec) return rec;
+  auto d = decode_record(*rec);
+  if (!d) return make_error(IoError::kCorrupt, "record at " + std::to_string(commit_log_offset) + ": " + d.detail());
+  return rec;
+}
+
+namespace {
+int64_t store_timestamp_of(std::string_view head) {
+  ByteReader r(head);
+  r.skip(36);
+  int32_t flag = r.i32();
+  r.skip(8 + ((flag & sysflag::kBornHostV6) ? 20 : 8));
+  int64_t ts = r.i64();
+  return r.ok() ? ts : -1;
+}
+}  // namespace
+
+int64_t MessageStore::earliest_message_time() {
+  auto f = commit_log_.first_file();
+  if (!f || f->wrote_position() < 8) return -1;
+  std::string head;
+  if (!f->read(0, 128, head)) return -1;
+  if (get_be32(reinterpret_cast<const uint8_t*>(head.data()) + 4) == kBlankMagic) return -1;
+  return store_timestamp_of(head);
+}
+
+int64_t MessageStore::message_store_timestamp(const std::string& topic, int32_t queue_id,
+                                              int64_t offset) {
+  auto* q = find_queue(topic, queue_id);
+  if (!q) return -1;
+  auto u = q->read_units(offset, 1);
+  if (!u || u->empty() || (*u)[0].is_filler()) return -1;
+  auto rec = read_record((*u)[0].commit_log_offset, std::min<int32_t>((*u)[0].size, 128));
+  if (!rec) return -1;
+  return store_timestamp_of(*rec);
+}
+
+int64_t MessageStore::min_offset_in_queue(const std::string& topic, int32_t queue_id) {
+  auto* q = find_queue(topic, queue_id);
+  return q ? q->min_offset() : 0;
+}
+
+int64_t MessageStore::max_offset_in_queue(const std::string& topic, int32_t queue_id) {
+  auto* q = find_queue(topic, queue_id);
+  return q ? q->max_offset() : 0;
+}
+
+int64_t MessageStore::offset_in_queue_by_time(const std::string& topic, int32_t queue_id,
+                                              int64_t timestamp) {
+  auto* q = find_queue(topic, queue_id);
+  if (!q) return 0;
+  int64_t lo = q->min_offset(), hi = q->max_offset();
+  // Invariant: every offset below lo is older than timestamp; hi is the answer if nothing between.
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    int64_t ts = message_store_timestamp(topic, queue_id, mid);
+    if (ts < 0) {
+      // Filler or removed record: treat as older.
+      lo = mid + 1;
+    } else if (ts < timestamp) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+std::vector<std::pair<std::string, int32_t>> MessageStore::queues() {
+  std::vector<std::pair<std::string, int32_t>> out;
+  std::lock_guard g(cq_mu_);
+  for (auto& [t, m] : queues_)
+    for (auto& [qid, _] : m) out.emplace_back(t, qid);
+  return out;
+}
+
+GetMessageResult MessageStore::get_message(const std::string& topic, int32_t queue_id,
+                                           int64_t offset, int32_t max_msg_nums,
+                                           int64_t max_total_bytes, const TagsCodeFilter& filter) {
+  GetMessageResult res;
+  auto* q = find_queue(topic, queue_id);
+  if (!q) {
+    res.status = GetMessageStatus::kNoMatchedLogicQueue;
+    res.next_begin_offset = 0;
+    return res;
+  }
+  res.min_offset = q->min_offset();
+  res.max_offset = q->max_offset();
+  if (res.max_offset == 0) {
+    res.status = GetMessageStatus::kNoMessageInQueue;
+    res.next_begin_offset = 0;
+    return res;
+  }
+  if (offset < res.min_offset) {
+    res.status = GetMessageStatus::kOffsetTooSmall;
+    res.next_begin_offset = res.min_offset;
+    return res;
+  }
+  if (offset == res.max_offset) {
+    res.status = GetMessageStatus::kOffsetOverflowOne;
+    res.next_begin_offset = offset;
+    return res;
+  }
+  if (offset > res.max_offset) {
+    res.status = GetMessageStatus::kOffsetOverflowBadly;
+    res.next_begin_offset = res.min_offset == 0 ? res.min_offset : res.max_offset;
+    return res;
+  }
+  // RocketMQ scans at most max(16000 units, maxMsgNums) per pull when filtering.
+  const int64_t max_scan = std::max<int64_t>(16000, max_msg_nums);
+  const int64_t cl_min = commit_log_.min_offset();
+  res.status = GetMessageStatus::kNoMatchedMessage;
+  bool saw_removed = false;
+  int64_t cur = offset;
+  bool stop = false;
+  while (!stop && cur < res.max_offset && cur - offset < max_scan &&
+         static_cast<int32_t>(res.messages.size()) < max_msg_nums) {
+    auto units = q->read_units(cur, static_cast<size_t>(std::min<int64_t>(1024, res.max_offset - cur)));
+    if (!units || units->empty()) {
+      if (res.messages.empty()) res.status = GetMessageStatus::kOffsetFoundNull;
+      break;
+    }
+    for (const auto& u : *units) {
+      if (static_cast<int32_t>(res.messages.size()) >= max_msg_nums || cur - offset >= max_scan) {
+        stop = true;
+        break;
+      }
+      if (!u.is_filler() && !res.messages.empty() &&
+          static_cast<int64_t>(res.buffer.size()) + u.size > max_total_bytes) {
+        stop = true;
+        break;
+      }
+      ++cur;
+      if (u.is_filler()) continue;
+      if (u.commit_log_offset < cl_min) {
+        saw_removed = true;
+        continue;
+      }
+      if (filter && !filter(u.tags_code)) continue;
+      auto rec = read_record(u.commit_log_offset, u.size);
+      if (!rec) {
+        saw_removed = true;
+        continue;
+      }
+      res.messages.push_back(StoredRecordRef{cur - 1, u.commit_log_offset, u.size, res.buffer.size(), u.tags_code});
+      res.buffer += *rec;
+    }
+  }
+  if (!res.messages.empty())
+    res.status = GetMessageStatus::kFound;
+  else if (saw_removed && res.status == GetMessageStatus::kNoMatchedMessage)
+    res.status = GetMessageStatus::kMessageWasRemoving;
+  res.next_begin_offset = cur;
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expiry
+
+bool MessageStore::is_delete_hour(int hour) const {
+  size_t i = 0;
+  const std::string& w = config_.delete_when;
+  while (i < w.size()) {
+    size_t j = w.find(';', i);
+    if (j == std::string::npos) j = w.size();
+    std::string tok = w.substr(i, j - i);
+    i = j + 1;
+    if (!tok.empty() && std::atoi(tok.c_str()) == hour) return true;
+  }
+  return false;
+}
+
+int MessageStore::delete_expired_files(const ExpiryRequest& req) {
+  double pct = req.disk_used_ratio * 100.0;
+  bool was_full = disk_full_.load();
+  bool full = pct > config_.disk_space_warning_level_ratio;
+  disk_full_.store(full);
+  if (full && !was_full) log_.error("disk usage " + std::to_string(pct) + "% above the warning level: puts refused");
+  if (!full && was_full) log_.info("disk usage back to " + std::to_string(pct) + "%: puts accepted");
+  bool space_pressure = pct > config_.disk_max_used_space_ratio;
+  bool forcibly = pct > config_.disk_space_clean_forcibly_ratio;
+  if (!req.is_delete_time && !space_pressure && !req.manual) return 0;
+  const int64_t reserved_ms = config_.file_reserved_time_hours * 3600 * 1000;
+  int deleted = commit_log_.delete_leading_files(
+      [&](const MappedFile& f) {
+        // Never delete data that is not on disk yet.
+        if (f.flushed_position() < f.file_size()) return false;
+        return forcibly || f.mtime_ms() + reserved_ms <= req.now_ms;
+      },
+      config_.delete_commit_log_files_per_run);
+  if (deleted > 0) {
+    int64_t min_phy = commit_log_.min_offset();
+    log_.info("expiry deleted " + std::to_string(deleted) + " commit log files; min offset now " +
+              std::to_string(min_phy));
+    std::vector<ConsumeQueue*> cqs;
+    {
+      std::lock_guard g(cq_mu_);
+      for (auto& [_, m] : queues_)
+        for (auto& [__, q] : m) cqs.push_back(q.get());
+    }
+    for (auto* q : cqs) {
+      q->delete_expired_files(min_phy);
+      q->correct_min_offset(min_phy);
+    }
+  }
+  return deleted;
+}
+
+}  // namespace mq::store

@@ -1,0 +1,313 @@
+// MessageStore: RocketMQ's DefaultMessageStore for one broker: CommitLog, ConsumeQueues, checkpoint,
+// abort marker and recovery, in RocketMQ's on-disk layout under store_path_root_dir:
+//   commitlog/<20-digit offset>                 message records (codec/message.h), BLANK at file end
+//   consumequeue/<topic>/<queueId>/<offset>     20-byte units (store/consume_queue.h)
+//   checkpoint                                  flush timestamps (store/checkpoint.h)
+//   abort                                       present while the store is open
+//   index/                                      reserved for IndexFile (a later issue; not written)
+//   config/*.json                               metadata (store/metadata.h; the broker owns it)
+// A Java 4.9 broker's store opens here and ours opens there (same sizes configured).
+//
+// Start-up and crashes. open() loads files; if `abort` exists the last run did not shut down cleanly
+// and abnormal recovery runs: find the newest CommitLog file whose first record is older than the
+// checkpoint's min timestamp, scan forward from it checking magic, size and body CRC, stop at the
+// first bad record, zero the torn tail (logged with its size) and delete later files, drop
+// ConsumeQueue units pointing past the end, and re-dispatch every record scanned so missing units
+// are rebuilt (idempotent by queue offset). Without `abort`, normal recovery scans from the
+// third-to-last file and only re-dispatches records newer than what the ConsumeQueues reference.
+// Then `abort` is created (and fsync'd); shutdown() flushes everything and removes it.
+// Durability: with ASYNC_FLUSH a completed put is in the page cache, so it survives kill -9; with
+// SYNC_FLUSH the broker answers only after flush() covered end_offset (store/group_commit.h), so it
+// survives an OS crash as well.
+//
+// Thread-safety contract (the broker follows it):
+//  * Owner thread (the broker's loop thread) calls everything except the worker calls below:
+//    open, put_message(s), every read (get_message, offsets, lookups), delete_expired_files,
+//    shutdown. None of these calls fsync (except open/shutdown) or sleep; appends are pwrites into
+//    the page cache.
+//  * Worker calls, from one worker thread at a time (the broker serialises its per-broker disk
+//    jobs), concurrently with the owner: flush() (CommitLog, ConsumeQueues, checkpoint; ASYNC_FLUSH
+//    every flush_interval_commit_log_ms, and for SYNC_FLUSH about once a second),
+//    flush_commit_log() (SYNC_FLUSH group commit, see store/group_commit.h) and
+//    precreate_next_file() (after each roll-over, so the next one finds its segment ready). They read atomics (wrote positions) and copy segment lists under short
+//    mutexes; they never touch queue-offset tables.
+//  * flushed_offset(), is_writable(), max_phy_offset() are atomics readable from any thread.
+//  * The store starts no threads, reads no clock (now_ms is passed in) and does no network I/O.
+// Errors: a failed write or fsync is never retried: the store stops accepting puts
+// (SERVICE_NOT_AVAILABLE) and writability_reason() says why. Disk full is the same, never a crash.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "codec/message.h"
+#include "store/checkpoint.h"
+#include "store/consume_queue.h"
+#include "store/file.h"
+#include "store/mapped_file.h"
+
+namespace mq::store {
+
+enum class FlushDiskType { kAsyncFlush, kSyncFlush };
+
+struct MessageStoreConfig {
+  std::string store_path_root_dir;
+  int64_t mapped_file_size_commit_log = 1024LL * 1024 * 1024;
+  int64_t mapped_file_size_consume_queue = 300000 * kCqUnitSize;
+  FlushDiskType flush_disk_type = FlushDiskType::kAsyncFlush;
+  int64_t flush_interval_commit_log_ms = 500;  // the caller's ASYNC_FLUSH timer
+  int64_t sync_flush_timeout_ms = 5000;        // the caller's GroupCommit deadline
+  int32_t max_message_size = 4 * 1024 * 1024;
+  bool check_crc_on_recover = true;
+  // Append by memcpy into fallocate'd, mapped segments (true) or by pwrite (store/file.h).
+  bool append_by_mmap = true;
+  int64_t file_reserved_time_hours = 72;
+  std::string delete_when = "04";         // hours (local time) at which expiry runs, ';'-separated
+  int disk_max_used_space_ratio = 75;     // percent: above it, expiry runs whatever the hour
+  int disk_space_clean_forcibly_ratio = 85;  // percent: above it, oldest files go even if young
+  int disk_space_warning_level_ratio = 90;   // percent: above it, puts are refused (disk full)
+  int delete_commit_log_files_per_run = 10;
+  // Delay levels, for SCHEDULE_TOPIC_XXXX tag codes (delivery time).
+  std::string message_delay_level = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+};
+
+// RocketMQ's PutMessageStatus, one to one.
+enum class PutMessageStatus {
+  kPutOk,
+  kFlushDiskTimeout,
+  kFlushSlaveTimeout,
+  kSlaveNotAvailable,
+  kServiceNotAvailable,
+  kCreateMappedFileFailed,
+  kMessageIllegal,
+  kPropertiesSizeExceeded,
+  kOsPageCacheBusy,
+  kUnknownError,
+};
+const char* put_message_status_name(PutMessageStatus s);
+
+// RocketMQ's GetMessageStatus, one to one.
+enum class GetMessageStatus {
+  kFound,
+  kNoMatchedMessage,
+  kMessageWasRemoving,
+  kOffsetFoundNull,
+  kOffsetOverflowBadly,
+  kOffsetOverflowOne,
+  kOffsetTooSmall,
+  kNoMatchedLogicQueue,
+  kNoMessageInQueue,
+};
+const char* get_message_status_name(GetMessageStatus s);
+
+// MessageExtBrokerInner: one message to append. The store fills queue offset, physical offset,
+// store timestamp and body CRC.
+struct MessageToStore {
+  std::string topic;
+  int32_t queue_id = 0;
+  int32_t flag = 0;
+  std::string body;
+  int32_t sys_flag = 0;
+  int64_t born_timestamp = 0;
+  HostAddress born_host;
+  HostAddress store_host;
+  int32_t reconsume_times = 0;
+  int64_t prepared_transaction_offset = 0;
+  std::string properties;
+};
+
+// MessageExtBatch: a SEND_BATCH_MESSAGE body (codec/message.h decode_batch format) plus the header
+// fields shared by its members. Each member becomes its own record with consecutive queue offsets;
+// the whole batch goes into one CommitLog file.
+struct BatchToStore {
+  std::string topic;
+  int32_t queue_id = 0;
+  int32_t sys_flag = 0;
+  int64_t born_timestamp = 0;
+  HostAddress born_host;
+  HostAddress store_host;
+  int32_t reconsume_times = 0;
+  std::string body;        // encoded batch items
+  std::string properties;  // batch-level properties appended to each member's (CLUSTER, WAIT)
+};
+
+struct PutMessageResult {
+  PutMessageStatus status = PutMessageStatus::kUnknownError;
+  int64_t wrote_offset = 0;     // commit log offset of the first record
+  int32_t wrote_bytes = 0;      // all records (a BLANK written before them is not counted)
+  int64_t logics_offset = 0;    // queue offset of the first record
+  int32_t msg_num = 0;
+  int64_t store_timestamp = 0;
+  std::vector<std::string> msg_ids;  // offsetMsgIds, one per record
+  // SYNC_FLUSH: the put is durable once flushed_offset() >= end_offset.
+  int64_t end_offset = 0;
+  std::string detail;
+  bool ok() const { return status == PutMessageStatus::kPutOk; }
+};
+
+// Where a returned record sits inside GetMessageResult::buffer.
+struct StoredRecordRef {
+  int64_t queue_offset;
+  int64_t commit_log_offset;
+  int32_t size;
+  size_t buffer_position;
+  int64_t tags_code;
+};
+
+struct GetMessageResult {
+  GetMessageStatus status = GetMessageStatus::kNoMatchedLogicQueue;
+  int64_t next_begin_offset = 0;
+  int64_t min_offset = 0;
+  int64_t max_offset = 0;
+  // The records exactly as stored, concatenated (a PULL response body).
+  std::string buffer;
+  std::vector<StoredRecordRef> messages;
+};
+
+// Tag filter: true keeps the unit. Empty = keep all (subscription "*").
+using TagsCodeFilter = std::function<bool(int64_t tags_code)>;
+
+struct RecoveryReport {
+  bool abnormal = false;
+  int64_t commit_log_end = 0;
+  int64_t truncated_bytes = 0;  // bytes of torn tail zeroed in the segment holding the end
+  int deleted_files = 0;        // CommitLog segments after the end
+  int64_t redispatched = 0;     // records whose ConsumeQueue unit was (re)written
+};
+
+struct ExpiryRequest {
+  int64_t now_ms = 0;
+  bool is_delete_time = false;  // the caller's local hour is in delete_when (see is_delete_hour)
+  double disk_used_ratio = 0;   // of the store's file system, 0..1 (store/file.h disk_used_ratio)
+  bool manual = false;          // an admin asked (deletes expired files now)
+};
+
+// Room for the IndexFile (a later issue) and other derived structures: RocketMQ's
+// CommitLogDispatcher. Every record is offered to each dispatcher once when it is appended (owner
+// thread, after its ConsumeQueue unit) and again when recovery re-dispatches it, so implementations
+// must be idempotent by commit log offset (RocketMQ's IndexService is). Errors are the
+// dispatcher's to log; they do not fail the put (the index is derived data, rebuilt by recovery).
+class CommitLogDispatcher {
+ public:
+  virtual ~CommitLogDispatcher() = default;
+  virtual void dispatch(const MessageRecord& record, int64_t tags_code) = 0;
+};
+
+class MessageStore {
+ public:
+  MessageStore(MessageStoreConfig config, FileSystem& fs, Logger log);
+  ~MessageStore();
+  MessageStore(const MessageStore&) = delete;
+  MessageStore& operator=(const MessageStore&) = delete;
+
+  // Loads, recovers and creates `abort`. Errors name the file.
+  IoResult<RecoveryReport> open();
+  // Flushes everything, writes the checkpoint and removes `abort`. The worker must be idle.
+  IoResult<Unit> shutdown();
+
+  // --- owner thread: writes ---
+  PutMessageResult put_message(const MessageToStore& msg, int64_t now_ms);
+  PutMessageResult put_messages(const BatchToStore& batch, int64_t now_ms);
+
+  // --- worker thread ---
+  // Flushes CommitLog and ConsumeQueues, then the checkpoint; returns the CommitLog flushed offset.
+  // On failure the store stops accepting writes.
+  IoResult<int64_t> flush();
+  // fsyncs only the CommitLog: what SYNC_FLUSH group commit needs. ConsumeQueue units and the
+  // checkpoint are derived data that recovery rebuilds (the checkpoint only moves forward in
+  // flush(), so recovery scans from early enough), so they follow on the interval flush(), as in
+  // RocketMQ (GroupCommitService vs FlushConsumeQueueService). One fsync per group, not 2 + queues.
+  IoResult<int64_t> flush_commit_log();
+  // Creates the next CommitLog segment ahead of time.
+  IoResult<Unit> precreate_next_file();
+
+  // --- any thread ---
+  int64_t flushed_offset() const { return commit_log_.flushed_offset(); }
+  int64_t max_phy_offset() const { return commit_log_.max_offset(); }
+  int64_t min_phy_offset() const { return commit_log_.min_offset(); }
+  bool is_writable() const { return writable_.load(std::memory_order_acquire); }
+  std::string writability_reason() const;
+
+  // --- owner thread: reads ---
+  GetMessageResult get_message(const std::string& topic, int32_t queue_id, int64_t offset,
+                               int32_t max_msg_nums, int64_t max_total_bytes,
+                               const TagsCodeFilter& filter = {});
+  int64_t min_offset_in_queue(const std::string& topic, int32_t queue_id);
+  int64_t max_offset_in_queue(const std::string& topic, int32_t queue_id);
+  // First queue offset whose store time >= timestamp (max offset when none; min when all are newer).
+  int64_t offset_in_queue_by_time(const std::string& topic, int32_t queue_id, int64_t timestamp);
+  // Store time of the first message still in the CommitLog; -1 when empty.
+  int64_t earliest_message_time();
+  // Store time of the message at queue offset; -1 when missing.
+  int64_t message_store_timestamp(const std::string& topic, int32_t queue_id, int64_t offset);
+  // The record bytes at a commit log offset (VIEW_MESSAGE_BY_ID), CRC checked.
+  IoResult<std::string> message_by_offset(int64_t commit_log_offset);
+  // Record at a commit log offset given its size (from a ConsumeQueue unit).
+  IoResult<std::string> read_record(int64_t commit_log_offset, int32_t size);
+  // Topics and queue ids with a ConsumeQueue.
+  std::vector<std::pair<std::string, int32_t>> queues();
+
+  // --- owner thread: expiry ---
+  // Deletes CommitLog files older than file_reserved_time (when it is time, or the disk is above
+  // disk_max_used_space_ratio; above disk_space_clean_forcibly_ratio even younger ones), then
+  // ConsumeQueue files pointing only at deleted records; sets/clears the disk-full refusal.
+  // Returns the number of CommitLog files deleted.
+  int delete_expired_files(const ExpiryRequest& req);
+  // True when local hour `hour` (0-23) is listed in delete_when.
+  bool is_delete_hour(int hour) const;
+
+  // Registered before open() (recovery re-dispatches to it). Not owned.
+  void add_dispatcher(CommitLogDispatcher* d) { dispatchers_.push_back(d); }
+
+  const MessageStoreConfig& config() const { return config_; }
+  int64_t precreate_misses() const { return commit_log_.precreate_misses(); }
+  // Tag code RocketMQ computes for a record (used by dispatch and recovery).
+  int64_t tags_code_of(std::string_view topic, std::string_view properties,
+                       int64_t store_timestamp) const;
+
+ private:
+  struct Encoded;
+  ConsumeQueue* find_queue(const std::string& topic, int32_t queue_id);
+  IoResult<ConsumeQueue*> find_or_create_queue(const std::string& topic, int32_t queue_id);
+  PutMessageResult check_writable() const;
+  PutMessageResult append_encoded(Encoded& enc, int64_t now_ms);
+  void set_unwritable(const std::string& reason);
+  IoResult<Unit> load_consume_queues();
+  IoResult<RecoveryReport> recover(bool abnormal);
+  IoResult<Unit> dispatch(const MessageRecord& rec);
+  int64_t& queue_offset_slot(const std::string& topic, int32_t queue_id);
+
+  MessageStoreConfig config_;
+  FileSystem& fs_;
+  Logger log_;
+  std::string commit_log_dir_;
+  std::string consume_queue_dir_;
+  MappedFileQueue commit_log_;
+  std::unique_ptr<StoreCheckpoint> checkpoint_;
+  std::vector<int64_t> delay_level_ms_;
+
+  // ConsumeQueues by "topic" then queue id. The map is edited on the owner thread under cq_mu_;
+  // flush() copies the pointers under cq_mu_. Queues are never destroyed while the store is open.
+  std::mutex cq_mu_;
+  std::map<std::string, std::map<int32_t, std::unique_ptr<ConsumeQueue>>> queues_;
+  // Next queue offset per "topic-queueId" (RocketMQ's topicQueueTable). Owner thread only.
+  std::map<std::string, int64_t> queue_offsets_;
+
+  std::atomic<bool> writable_{true};
+  std::atomic<bool> disk_full_{false};
+  mutable std::mutex reason_mu_;
+  std::string unwritable_reason_;
+  // Store time of the last appended record, read by flush() for the checkpoint.
+  std::atomic<int64_t> last_store_timestamp_{0};
+  std::vector<CommitLogDispatcher*> dispatchers_;
+  bool opened_ = false;
+  std::string scratch_;  // reused encode buffer
+};
+
+}  // namespace mq::store
