@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Starts a NameServer and a container with two master brokers on free loopback ports under a temp
+# dir, creates the topic with mqadmin, and runs the ali-ons round trip. Stops only what it started.
+set -euo pipefail
+build="${1:?usage: run_alions.sh <build dir>}"
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ ! -d "$here/node_modules/ali-ons" ]; then
+  echo "ali-ons is not installed: run (cd $here && npm ci)" >&2
+  exit 1
+fi
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# Free ports: each broker needs listenPort and listenPort+1 (HA).
+read -r ns_port c_port a_port b_port < <(python3 - <<'PY'
+import socket
+def free(pair):
+    while True:
+        s = socket.socket(); s.bind(('127.0.0.1', 0)); p = s.getsockname()[1]
+        if not pair:
+            s.close(); return p
+        t = socket.socket()
+        try:
+            t.bind(('127.0.0.1', p + 1)); t.close(); s.close(); return p
+        except OSError:
+            s.close(); t.close()
+print(free(False), free(False), free(True), free(True))
+PY
+)
+cat > "$work/namesrv.conf" <<CONF
+bindAddress=127.0.0.1
+listenPort=$ns_port
+kvConfigPath=$work/kvConfig.json
+CONF
+for b in a b; do
+  port_var="${b}_port"
+  cat > "$work/broker-$b.conf" <<CONF
+brokerClusterName=AliCluster
+brokerName=broker-$b
+brokerId=0
+brokerRole=ASYNC_MASTER
+brokerIP1=127.0.0.1
+listenPort=${!port_var}
+storePathRootDir=$work/store-$b
+mappedFileSizeCommitLog=67108864
+CONF
+done
+cat > "$work/container.conf" <<CONF
+listenPort=$c_port
+bindAddress=127.0.0.1
+namesrvAddr=127.0.0.1:$ns_port
+brokerConfigPaths=$work/broker-a.conf:$work/broker-b.conf
+CONF
+"$build/bin/mqnamesrv" -c "$work/namesrv.conf" > "$work/namesrv.log" 2>&1 &
+pids+=($!)
+"$build/bin/mqbrokercontainer" -c "$work/container.conf" > "$work/container.log" 2>&1 &
+pids+=($!)
+ns="127.0.0.1:$ns_port"
+for i in $(seq 1 100); do
+  if "$build/bin/mqadmin" clusterList -n "$ns" --json 2>/dev/null | grep -q broker-b; then break; fi
+  sleep 0.1
+done
+"$build/bin/mqadmin" updateTopic -n "$ns" -c AliCluster -t AliRoundTrip -r 4 -w 4 > /dev/null
+NODE_PATH="$here/node_modules" NAMESRV="$ns" TOPIC=AliRoundTrip node "$here/alions_roundtrip.js" || {
+  rc=$?
+  echo "--- container log ---"; tail -50 "$work/container.log"
+  exit $rc
+}
