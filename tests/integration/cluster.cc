@@ -1,0 +1,183 @@
+#include "cluster.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "codec/codes.h"
+#include "codec/header_reader.h"
+
+namespace mq::test {
+
+namespace {
+int bind_port(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int got = ntohs(a.sin_port);
+  ::close(fd);
+  return got;
+}
+}  // namespace
+
+int free_port() { return bind_port(0); }
+
+int free_port_pair() {
+  for (int i = 0; i < 100; ++i) {
+    int p = bind_port(0);
+    if (p > 0 && p < 65535 && bind_port(p + 1) == p + 1) return p;
+  }
+  return -1;
+}
+
+NamesrvProcess::NamesrvProcess() {
+  dir.write("namesrv.conf", "bindAddress=127.0.0.1\nlistenPort=0\nkvConfigPath=" + dir.file("kvConfig.json") + "\n");
+  if (!proc.start({binary("mqnamesrv"), "-c", dir.file("namesrv.conf")})) return;
+  auto line = proc.wait_for_line("listenPort=", std::chrono::seconds(10));
+  if (line) port = std::stoi(line->substr(line->find("listenPort=") + 11));
+}
+
+ContainerProcess::ContainerProcess(const std::string& namesrv_addr, std::vector<BrokerSpec> brokers, const std::string& dir,
+                                   const std::string& cluster)
+    : namesrv_(namesrv_addr), brokers_(std::move(brokers)), dir_(dir), cluster_(cluster) {
+  std::filesystem::create_directories(dir_);
+  admin_port_ = free_port();
+  std::string paths;
+  for (size_t i = 0; i < brokers_.size(); ++i) {
+    auto& b = brokers_[i];
+    if (b.port == 0) b.port = free_port_pair();
+    std::ofstream out(broker_config_path(i));
+    out << "brokerClusterName=" << cluster_ << "\nbrokerName=" << b.name << "\nbrokerId=" << b.id
+        << "\nbrokerRole=" << b.role << "\nflushDiskType=" << b.flush << "\nbrokerIP1=127.0.0.1\nlistenPort=" << b.port
+        << "\nstorePathRootDir=" << dir_ << "/store-" << b.name << "-" << b.id
+        << "\nmappedFileSizeCommitLog=1048576\nregisterNameServerPeriod=2000\n"
+        << b.extra << "\n";
+    paths += (i ? ":" : "") + broker_config_path(i);
+  }
+  config_path_ = dir_ + "/container.conf";
+  std::ofstream out(config_path_);
+  out << "listenPort=" << admin_port_ << "\nbindAddress=127.0.0.1\nnamesrvAddr=" << namesrv_
+      << "\nbrokerConfigPaths=" << paths << "\nworkerPoolThreads=2\n";
+}
+
+std::string ContainerProcess::broker_config_path(size_t i) const {
+  return dir_ + "/broker-" + brokers_[i].name + "-" + std::to_string(brokers_[i].id) + ".conf";
+}
+
+bool ContainerProcess::start(std::chrono::milliseconds timeout) {
+  proc_ = std::make_unique<ChildProcess>();
+  if (!proc_->start({binary("mqbrokercontainer"), "-c", config_path_})) return false;
+  return proc_->wait_for_line("boot success", timeout).has_value();
+}
+
+void ContainerProcess::kill9() {
+  proc_->signal(SIGKILL);
+  proc_->wait_exit(std::chrono::seconds(10));
+}
+
+int ContainerProcess::stop() {
+  proc_->signal(SIGTERM);
+  auto st = proc_->wait_exit(std::chrono::seconds(20));
+  return st ? *st : -1;
+}
+
+RemotingCommand make_send_request(const std::string& topic, int32_t queue_id, const std::string& body,
+                                  const std::string& properties) {
+  RemotingCommand req = RemotingCommand::request(request_code::kSendMessageV2);
+  req.ext_fields.set("a", std::string("test_producer_group"));
+  req.ext_fields.set("b", topic);
+  req.ext_fields.set("c", std::string("TBW102"));
+  req.ext_fields.set("d", int32_t{4});
+  req.ext_fields.set("e", queue_id);
+  req.ext_fields.set("f", int32_t{0});
+  req.ext_fields.set("g", int64_t{1795310000000});
+  req.ext_fields.set("h", int32_t{0});
+  req.ext_fields.set("i", properties);
+  req.ext_fields.set("j", int32_t{0});
+  req.ext_fields.set_bool("k", false);
+  req.ext_fields.set_bool("m", false);
+  req.body = body;
+  return req;
+}
+
+SendOutcome send_message(BlockingClient& c, const std::string& addr, const std::string& topic, int32_t queue_id,
+                         const std::string& body, const std::string& properties) {
+  SendOutcome out;
+  auto r = c.invoke(addr, make_send_request(topic, queue_id, body, properties), 10'000);
+  if (!r.ok()) {
+    out.remark = r.detail();
+    return out;
+  }
+  out.code = r->code;
+  out.remark = r->remark.value_or("");
+  HeaderReader h(r->ext_fields);
+  out.msg_id = h.opt_str("msgId").value_or("");
+  out.queue_id = static_cast<int32_t>(h.i64_or("queueId", -1));
+  out.queue_offset = h.i64_or("queueOffset", -1);
+  return out;
+}
+
+RemotingCommand make_pull_request(const std::string& group, const std::string& topic, int32_t queue_id, int64_t offset,
+                                  int32_t max_nums, int32_t sys_flag, int64_t suspend_ms, const std::string& subscription) {
+  RemotingCommand req = RemotingCommand::request(request_code::kPullMessage);
+  req.ext_fields.set("consumerGroup", group);
+  req.ext_fields.set("topic", topic);
+  req.ext_fields.set("queueId", queue_id);
+  req.ext_fields.set("queueOffset", offset);
+  req.ext_fields.set("maxMsgNums", max_nums);
+  req.ext_fields.set("sysFlag", sys_flag);
+  req.ext_fields.set("commitOffset", int64_t{0});
+  req.ext_fields.set("suspendTimeoutMillis", suspend_ms);
+  req.ext_fields.set("subscription", subscription);
+  req.ext_fields.set("subVersion", int64_t{0});
+  return req;
+}
+
+PullOutcome to_pull_outcome(RemotingCommand&& resp) {
+  PullOutcome out;
+  out.code = resp.code;
+  out.remark = resp.remark.value_or("");
+  HeaderReader h(resp.ext_fields);
+  out.next_begin_offset = h.i64_or("nextBeginOffset", -1);
+  out.min_offset = h.i64_or("minOffset", -1);
+  out.max_offset = h.i64_or("maxOffset", -1);
+  out.body = std::move(resp.body);
+  if (!out.body.empty()) {
+    auto recs = decode_records(out.body);
+    if (recs.ok()) out.records = std::move(*recs);
+  }
+  return out;
+}
+
+PullOutcome pull_messages(BlockingClient& c, const std::string& addr, const std::string& group, const std::string& topic,
+                          int32_t queue_id, int64_t offset, int32_t max_nums) {
+  // Subscription in the request ("*"), no suspension: answers at once.
+  auto r = c.invoke(addr, make_pull_request(group, topic, queue_id, offset, max_nums, 0x4, 0, "*"), 10'000);
+  if (!r.ok()) {
+    PullOutcome out;
+    out.remark = r.detail();
+    return out;
+  }
+  return to_pull_outcome(std::move(*r));
+}
+
+bool create_topic(const std::string& namesrv, const std::string& cluster, const std::string& topic, int queues) {
+  auto r = run_command({binary("mqadmin"), "updateTopic", "-n", namesrv, "-c", cluster, "-t", topic, "-r",
+                        std::to_string(queues), "-w", std::to_string(queues)});
+  return r.exit_code == 0;
+}
+
+}  // namespace mq::test
