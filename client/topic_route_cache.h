@@ -1,0 +1,76 @@
+// Topic routes as a client keeps them: fetched from the NameServers with GET_ROUTEINFO_BY_TOPIC,
+// cached per topic, refreshed on demand (after a failure, by the owner's 30 s timer), and the
+// broker address book (brokerName -> brokerId -> address) learned from every route, which is where
+// sends, pulls, heartbeats and offset commits find their addresses.
+//
+// Loop-thread only. Concurrent fetches of one topic share one request. A NameServer that does not
+// answer is skipped and the next one of the list is asked (the Java client sticks to one that
+// works, and so do we: the last good index is kept). A failed refresh keeps the old route.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/log.h"
+#include "client/client_common.h"
+#include "codec/route_data.h"
+#include "remoting/client.h"
+
+namespace mq {
+
+using RoutePtr = std::shared_ptr<const TopicRouteData>;
+using RouteCallback = std::function<void(ClientOutcome<RoutePtr>)>;
+
+// Writable queues of master brokers, sorted by brokerName, as Java's topicRouteData2TopicPublishInfo
+// (orderTopicConf "brokerA:4;brokerB:4" overrides). `queue_cap` > 0 limits each broker's queue count
+// (the TBW102 fallback uses defaultTopicQueueNums).
+std::vector<MessageQueue> publish_queues(const std::string& topic, const TopicRouteData& route, int32_t queue_cap = 0);
+// Readable queues (read queue count) of every broker, sorted, as topicRouteData2TopicSubscribeInfo.
+std::vector<MessageQueue> subscribe_queues(const std::string& topic, const TopicRouteData& route);
+
+class TopicRouteCache {
+ public:
+  TopicRouteCache(RemotingClient& rpc, std::vector<std::string> name_servers, int64_t timeout_ms, Logger log);
+  ~TopicRouteCache();
+  TopicRouteCache(const TopicRouteCache&) = delete;
+  TopicRouteCache& operator=(const TopicRouteCache&) = delete;
+
+  // Asks the NameServers now. TOPIC_NOT_EXIST ends as kNoRoute with response_code 17.
+  void fetch(const std::string& topic, RouteCallback cb);
+  // The cached route, or a fetch.
+  void get(const std::string& topic, RouteCallback cb);
+  RoutePtr cached(const std::string& topic) const;
+  // Re-fetches every cached topic (failures keep the old route).
+  void refresh_all();
+  // Fails every waiting callback with kShutdown and ignores answers from now on.
+  void shutdown();
+
+  // Address of `broker_name`'s broker `broker_id`; with `only_this` false, falls back to the master
+  // and then to any address (findBrokerAddressInSubscribe). Empty when unknown.
+  std::string find_broker_addr(const std::string& broker_name, int64_t broker_id, bool only_this) const;
+  std::string master_addr(const std::string& broker_name) const { return find_broker_addr(broker_name, 0, true); }
+  // brokerName -> brokerId -> address, from every route seen.
+  const std::map<std::string, std::map<int64_t, std::string>>& broker_addrs() const { return broker_addrs_; }
+  const std::vector<std::string>& name_servers() const { return name_servers_; }
+
+ private:
+  void ask(const std::string& topic, size_t attempt);
+  void finish(const std::string& topic, ClientOutcome<RoutePtr> r);
+
+  RemotingClient& rpc_;
+  std::vector<std::string> name_servers_;
+  int64_t timeout_ms_;
+  Logger log_;
+  size_t good_ns_ = 0;
+  bool shut_down_ = false;
+  std::unordered_map<std::string, RoutePtr> routes_;
+  std::unordered_map<std::string, std::vector<RouteCallback>> waiting_;
+  std::map<std::string, std::map<int64_t, std::string>> broker_addrs_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace mq
