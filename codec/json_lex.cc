@@ -35,13 +35,20 @@ bool Cursor::read_string(std::string& out) {
   out.clear();
   if (!consume('"')) return ok_ = false;
   while (pos_ < s_.size()) {
+    // Copy the run of plain characters up to the next quote, backslash or control character in
+    // one append: most header strings have no escapes at all.
+    size_t run = pos_;
+    while (run < s_.size()) {
+      auto u = static_cast<unsigned char>(s_[run]);
+      if (u == '"' || u == '\\' || u < 0x20) break;
+      ++run;
+    }
+    out.append(s_.data() + pos_, run - pos_);
+    pos_ = run;
+    if (pos_ >= s_.size()) break;
     char c = s_[pos_++];
     if (c == '"') return true;
     if (static_cast<unsigned char>(c) < 0x20) return ok_ = false;
-    if (c != '\\') {
-      out.push_back(c);
-      continue;
-    }
     if (pos_ >= s_.size()) break;
     char e = s_[pos_++];
     switch (e) {
@@ -168,7 +175,18 @@ bool Cursor::read_raw_value(std::string_view& out) {
 void append_quoted(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t run = i;
+    while (run < s.size()) {
+      auto u = static_cast<unsigned char>(s[run]);
+      if (u == '"' || u == '\\' || u < 0x20) break;
+      ++run;
+    }
+    out.append(s.data() + i, run - i);
+    i = run;
+    if (i >= s.size()) break;
+    char c = s[i++];
     auto u = static_cast<unsigned char>(c);
     switch (c) {
       case '"': out += "\\\""; break;

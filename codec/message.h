@@ -136,9 +136,9 @@ struct DecodedEntry {
 };
 
 struct DecodeOptions {
+  // Lengths are always validated; the body CRC can be skipped where the bytes were just checked
+  // (re-dispatch after the recovery scan) or where RocketMQ does not check (checkCRCOnRecover=false).
   bool check_crc = true;
-  // When decoding only the fixed part (ConsumeQueue dispatch), the body does not need a copy, but we
-  // still validate lengths; this flag only skips the CRC.
 };
 
 // Decodes the entry at the start of `bytes`. Never reads outside `bytes`.

@@ -36,6 +36,7 @@ void append_int(std::string& out, int64_t v) {
 }  // namespace
 
 void ExtFields::set(std::string key, std::string value) {
+  if (entries_.empty()) entries_.reserve(16);
   for (auto& [k, v] : entries_) {
     if (k == key) {
       v = std::move(value);
