@@ -17,7 +17,7 @@ using nlohmann::json;
 
 // fastjson's object-keyed map key for a MessageQueue.
 std::string message_queue_key(const std::string& broker_name, int32_t queue_id, const std::string& topic) {
-  return json{{"brokerName", broker_name}, {"queueId", queue_id}, {"topic", topic}}.dump();
+  return json{{"brokerName", broker_name}, {"queueId", queue_id}, {"topic", topic}}.dump(-1, ' ', false, kJsonReplace);
 }
 
 bool valid_topic_name(const std::string& t) {
@@ -80,7 +80,7 @@ void Broker::register_admin_processors() {
     const ConsumerGroupInfo* info = clients_.consumer_group(group);
     if (info == nullptr || info->channels.empty())
       return ctx.respond_code(rc::kSystemError, "no consumer for this group, " + group);
-    ok_body(ctx, json{{"consumerIdList", info->client_ids()}}.dump());
+    ok_body(ctx, json{{"consumerIdList", info->client_ids()}}.dump(-1, ' ', false, kJsonReplace));
   });
 
   server_.register_handler(req::kQueryConsumerOffset, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
@@ -222,7 +222,7 @@ void Broker::register_admin_processors() {
   server_.register_handler(req::kGetBrokerConfig, [this](const RequestContext& ctx, RemotingCommand&) {
     RemotingCommand resp;
     resp.body = config_.to_properties();
-    resp.ext_fields.set("version", topics_.data_version().to_json().dump());
+    resp.ext_fields.set("version", topics_.data_version().to_json().dump(-1, ' ', false, kJsonReplace));
     ctx.respond(std::move(resp));
   });
   server_.register_handler(req::kUpdateBrokerConfig, [this](const RequestContext& ctx, RemotingCommand& r) {
@@ -251,7 +251,7 @@ void Broker::register_admin_processors() {
     t["pullHoldCount"] = std::to_string(pull_holds_.size());
     t["clientConnections"] = std::to_string(clients_.connection_count());
     t["storeWritable"] = store_->is_writable() ? "true" : "false";
-    ok_body(ctx, json{{"table", t}}.dump());
+    ok_body(ctx, json{{"table", t}}.dump(-1, ' ', false, kJsonReplace));
   });
 
   server_.register_handler(req::kGetTopicStatsInfo, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
@@ -266,7 +266,7 @@ void Broker::register_admin_processors() {
       int64_t last = max > 0 ? store_->message_store_timestamp(topic, q, max - 1) : 0;
       if (q) out += ",";
       out += message_queue_key(config_.broker_name, q, topic) + ":" +
-             json{{"minOffset", min}, {"maxOffset", max}, {"lastUpdateTimestamp", last}}.dump();
+             json{{"minOffset", min}, {"maxOffset", max}, {"lastUpdateTimestamp", last}}.dump(-1, ' ', false, kJsonReplace);
     }
     RemotingCommand resp;
     resp.body = out + "}}";
@@ -298,7 +298,7 @@ void Broker::register_admin_processors() {
         if (!first) out += ",";
         first = false;
         out += message_queue_key(config_.broker_name, q, topic) + ":" +
-               json{{"brokerOffset", broker_offset}, {"consumerOffset", consumer_offset}, {"lastTimestamp", last}}.dump();
+               json{{"brokerOffset", broker_offset}, {"consumerOffset", consumer_offset}, {"lastTimestamp", last}}.dump(-1, ' ', false, kJsonReplace);
       }
     }
     RemotingCommand resp;
@@ -323,7 +323,7 @@ void Broker::register_admin_processors() {
                       {"consumeType", info->consume_type},
                       {"messageModel", info->message_model},
                       {"consumeFromWhere", info->consume_from_where}}
-                     .dump());
+                     .dump(-1, ' ', false, kJsonReplace));
   });
 
   server_.register_handler(req::kGetProducerConnectionList, [this, bad_header, ok_body](const RequestContext& ctx, RemotingCommand& r) {
@@ -335,7 +335,7 @@ void Broker::register_admin_processors() {
     if (it != clients_.producer_groups().end())
       for (const auto& [id, ch] : it->second)
         conns.push_back({{"clientId", ch.client_id}, {"clientAddr", ch.client_addr}, {"language", ch.language}, {"version", ch.version}});
-    ok_body(ctx, json{{"connectionSet", conns}}.dump());
+    ok_body(ctx, json{{"connectionSet", conns}}.dump(-1, ' ', false, kJsonReplace));
   });
 
   server_.register_handler(req::kConsumerSendMsgBack, [](const RequestContext& ctx, RemotingCommand&) {

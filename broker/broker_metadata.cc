@@ -92,7 +92,7 @@ TopicConfigWrapper TopicConfigManager::wrapper() const {
 std::string TopicConfigManager::to_json_text() const {
   json table = json::object();
   for (const auto& [name, c] : table_) table[name] = c.to_json();
-  return json{{"dataVersion", data_version_.to_json()}, {"topicConfigTable", table}}.dump(2);
+  return json{{"dataVersion", data_version_.to_json()}, {"topicConfigTable", table}}.dump(2, ' ', false, kJsonReplace);
 }
 
 Result<Unit, int> TopicConfigManager::load_json_text(const std::string& text) {
@@ -177,7 +177,7 @@ bool SubscriptionGroupManager::remove(const std::string& group, int64_t now_ms) 
 std::string SubscriptionGroupManager::to_json_text() const {
   json table = json::object();
   for (const auto& [name, c] : table_) table[name] = c.to_json();
-  return json{{"dataVersion", data_version_.to_json()}, {"subscriptionGroupTable", table}}.dump(2);
+  return json{{"dataVersion", data_version_.to_json()}, {"subscriptionGroupTable", table}}.dump(2, ' ', false, kJsonReplace);
 }
 
 Result<Unit, int> SubscriptionGroupManager::load_json_text(const std::string& text) {
@@ -248,7 +248,7 @@ std::string ConsumerOffsetManager::to_json_text() const {
   for (const auto& [key, queues] : table_) {
     if (!first_topic) out += ",";
     first_topic = false;
-    out += json(key).dump() + ":{";
+    out += json(key).dump(-1, ' ', false, kJsonReplace) + ":{";
     bool first_queue = true;
     for (const auto& [id, off] : queues) {
       if (!first_queue) out += ",";

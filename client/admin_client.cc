@@ -208,7 +208,7 @@ ClientResult<std::map<std::string, std::string>> AdminClient::get_broker_runtime
   if (!j.ok() || !j->contains("table")) return make_error(ClientError{ClientError::kBadBody}, "runtime info is not a KVTable");
   std::map<std::string, std::string> out;
   for (auto it = (*j)["table"].begin(); it != (*j)["table"].end(); ++it)
-    out[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+    out[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump(-1, ' ', false, kJsonReplace);
   return out;
 }
 

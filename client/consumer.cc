@@ -471,6 +471,15 @@ void Consumer::pull(const QueuePtr& st) {
 void Consumer::on_pull_result(const QueuePtr& st, ClientOutcome<PullResult> r, std::string_view broker_name) {
   if (!r.ok()) {
     log_.warn("pull " + st->mq.to_string() + ": " + r.detail());
+    int32_t code = r.code().response_code;
+    bool forgot_us = code == response_code::kSubscriptionNotExist || code == response_code::kSubscriptionNotLatest ||
+                     code == response_code::kSubscriptionGroupNotExist;
+    // A restarted broker knows nothing of us until our next heartbeat (up to 30 s away): send one
+    // now, at most once a second, instead of failing pulls until then.
+    if (forgot_us && loop_.now_ms() - last_forced_heartbeat_ms_ >= 1000) {
+      last_forced_heartbeat_ms_ = loop_.now_ms();
+      send_heartbeat(nullptr);
+    }
     pull_later(st, options_.pull_delay_on_error_ms);
     return;
   }

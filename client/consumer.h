@@ -207,6 +207,7 @@ class Consumer {
   uint64_t rebalance_rounds_ = 0;
   uint64_t delivered_ = 0;
   uint32_t random_ = 0;
+  int64_t last_forced_heartbeat_ms_ = -1'000'000;
   std::string body_scratch_;
 };
 

@@ -414,7 +414,9 @@ void Producer::on_attempt_failed(std::shared_ptr<SendContext> ctx, Error<ClientF
              err.detail);
   // The route may be stale (broker gone, topic moved): ask again in the background; the retry uses
   // what we have now.
-  if (!destroyed_) {
+  int64_t& last_refresh = last_failure_refresh_ms_[ctx->topic];
+  if (!destroyed_ && loop_.now_ms() - last_refresh >= 1000) {  // at most once a second per topic
+    last_refresh = loop_.now_ms();
     std::string topic = ctx->topic;
     routes_->fetch(topic, [this, topic](ClientOutcome<RoutePtr> r) {
       if (!r.ok() || (destroyed_)) return;

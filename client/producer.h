@@ -164,6 +164,7 @@ class Producer {
   std::unique_ptr<TopicRouteCache> routes_;
   UniqIdGenerator uniq_;
   std::unordered_map<std::string, TopicPublishInfo> publish_;
+  std::unordered_map<std::string, int64_t> last_failure_refresh_ms_;  // loop clock
   std::unordered_map<uint64_t, std::shared_ptr<SendContext>> in_flight_;
   uint64_t next_send_id_ = 1;
   uint32_t random_start_ = 0;

@@ -47,7 +47,7 @@ bool parse_object(json_lex::Cursor& cur, json& out, int depth) {
     } else if (k == '{' || k == '[') {
       json key_value;
       if (!parse_value(cur, key_value, depth + 1)) return false;
-      key = key_value.dump();
+      key = key_value.dump(-1, ' ', false, kJsonReplace);
     } else {
       cur.read_word(key);
     }
@@ -146,7 +146,7 @@ void dump_value(const json& v, std::string& out, bool unquote_keys,
   } else if (v.is_string()) {
     json_lex::append_quoted(out, v.get_ref<const std::string&>());
   } else {
-    out += v.dump();
+    out += v.dump(-1, ' ', false, kJsonReplace);
   }
 }
 

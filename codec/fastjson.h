@@ -20,6 +20,11 @@ namespace mq {
 
 enum class JsonError { kInvalid };
 
+// Every dump() of JSON that may hold bytes from a peer (names, ids, bodies) must use this handler:
+// nlohmann throws on invalid UTF-8 otherwise, and a throw on a timer or loop callback would end the
+// process. Invalid bytes become U+FFFD.
+inline constexpr auto kJsonReplace = nlohmann::json::error_handler_t::replace;
+
 Result<nlohmann::json, JsonError> parse_fastjson(std::string_view text);
 
 // Writes `value` compactly. Objects that are the value of a member named in `unquoted_key_maps`

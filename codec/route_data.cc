@@ -116,7 +116,7 @@ std::string encode_register_broker_body(const TopicConfigWrapper& w, bool compre
     for (const auto& [name, c] : w.topic_config_table) table[name] = c.to_json();
     json body{{"filterServerList", w.filter_server_list},
               {"topicConfigSerializeWrapper", {{"dataVersion", w.data_version.to_json()}, {"topicConfigTable", table}}}};
-    return body.dump();
+    return body.dump(-1, ' ', false, kJsonReplace);
   }
   std::string raw;
   ByteWriter out(raw);
@@ -124,12 +124,12 @@ std::string encode_register_broker_body(const TopicConfigWrapper& w, bool compre
     out.i32(static_cast<int32_t>(s.size()));
     out.raw(s);
   };
-  block(w.data_version.to_json().dump());
+  block(w.data_version.to_json().dump(-1, ' ', false, kJsonReplace));
   out.i32(static_cast<int32_t>(w.topic_config_table.size()));
   for (const auto& [name, c] : w.topic_config_table)
     block(c.topic_name + " " + std::to_string(c.read_queue_nums) + " " + std::to_string(c.write_queue_nums) + " " +
           std::to_string(c.perm) + " " + c.topic_filter_type);
-  block(json(w.filter_server_list).dump());
+  block(json(w.filter_server_list).dump(-1, ' ', false, kJsonReplace));
   return zlib_deflate(raw);
 }
 

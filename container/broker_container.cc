@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "codec/codes.h"
+#include "codec/fastjson.h"
 #include "codec/header_reader.h"
 
 namespace mq {
@@ -157,7 +158,7 @@ void BrokerContainer::register_admin_processors() {
   });
   server_.register_handler(request_code::kGetBrokerRuntimeInfo, [this](const RequestContext& ctx, RemotingCommand&) {
     RemotingCommand resp;
-    resp.body = status_json().dump();
+    resp.body = status_json().dump(-1, ' ', false, kJsonReplace);
     ctx.respond(std::move(resp));
   });
 }

@@ -31,7 +31,7 @@ const std::map<std::string, std::string>* KvConfigManager::namespace_table(const
 
 std::string KvConfigManager::to_json_text() const {
   nlohmann::json j{{"configTable", table_}};
-  return j.dump();
+  return j.dump(-1, ' ', false, kJsonReplace);
 }
 
 Result<Unit, int> KvConfigManager::load_json_text(const std::string& text) {
@@ -43,7 +43,7 @@ Result<Unit, int> KvConfigManager::load_json_text(const std::string& text) {
   for (auto n = it->begin(); n != it->end(); ++n) {
     if (!n.value().is_object()) continue;
     for (auto k = n.value().begin(); k != n.value().end(); ++k)
-      table_[n.key()][k.key()] = k.value().is_string() ? k.value().get<std::string>() : k.value().dump();
+      table_[n.key()][k.key()] = k.value().is_string() ? k.value().get<std::string>() : k.value().dump(-1, ' ', false, kJsonReplace);
   }
   return Unit{};
 }

@@ -100,7 +100,7 @@ void NamesrvController::register_handlers() {
     if (!result.master_addr.empty()) resp.ext_fields.set("masterAddr", result.master_addr);
     if (!result.ha_server_addr.empty()) resp.ext_fields.set("haServerAddr", result.ha_server_addr);
     if (config_.return_order_topic_config_to_broker) {
-      if (const auto* t = kv_.namespace_table("ORDER_TOPIC_CONFIG")) resp.body = nlohmann::json{{"table", *t}}.dump();
+      if (const auto* t = kv_.namespace_table("ORDER_TOPIC_CONFIG")) resp.body = nlohmann::json{{"table", *t}}.dump(-1, ' ', false, kJsonReplace);
     }
     ctx.respond(std::move(resp));
   });
@@ -128,7 +128,7 @@ void NamesrvController::register_handlers() {
     bool changed = routes_.is_data_version_changed(addr, v);
     RemotingCommand resp;
     resp.ext_fields.set_bool("changed", changed);
-    if (stored) resp.body = stored->to_json().dump();
+    if (stored) resp.body = stored->to_json().dump(-1, ' ', false, kJsonReplace);
     ctx.respond(std::move(resp));
   });
 
@@ -156,7 +156,7 @@ void NamesrvController::register_handlers() {
   });
 
   auto topic_list = [](const std::vector<std::string>& topics) {
-    return nlohmann::json{{"topicList", topics}}.dump();
+    return nlohmann::json{{"topicList", topics}}.dump(-1, ' ', false, kJsonReplace);
   };
   server_.register_handler(req::kGetAllTopicListFromNameserver, [this, topic_list](const RequestContext& ctx, RemotingCommand&) {
     if (!config_.enable_all_topic_list) return ctx.respond_code(rc::kSystemError, "disable");
@@ -228,7 +228,7 @@ void NamesrvController::register_handlers() {
     const auto* table = kv_.namespace_table(ns);
     if (table == nullptr) return ctx.respond_code(rc::kQueryNotFound, "No config item, Namespace: " + ns);
     RemotingCommand resp;
-    resp.body = nlohmann::json{{"table", *table}}.dump();
+    resp.body = nlohmann::json{{"table", *table}}.dump(-1, ' ', false, kJsonReplace);
     ctx.respond(std::move(resp));
   });
 

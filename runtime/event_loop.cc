@@ -5,8 +5,19 @@
 #include <csignal>
 
 #include "base/check.h"
+#include "base/log.h"
 
 namespace mq {
+
+void run_guarded(const char* where, const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    Logger().error(std::string("BUG: exception escaped ") + where + ": " + e.what());
+  } catch (...) {
+    Logger().error(std::string("BUG: unknown exception escaped ") + where);
+  }
+}
 
 namespace {
 template <typename H>
@@ -71,7 +82,7 @@ void EventLoop::drain_posted() {
     std::lock_guard<std::mutex> lock(mu_);
     batch.swap(posted_);
   }
-  for (auto& fn : batch) fn();
+  for (auto& fn : batch) run_guarded("a posted task", fn);
 }
 
 int64_t EventLoop::now_ms() const { return static_cast<int64_t>(uv_now(loop_)); }
@@ -109,7 +120,7 @@ void Timer::on_timer(uv_timer_t* handle) {
   if (self != nullptr && self->fn_) {
     // Copy: the callback may restart or destroy this timer.
     auto fn = self->fn_;
-    fn();
+    run_guarded("a timer callback", fn);
   }
 }
 
@@ -129,7 +140,7 @@ SignalWatcher::~SignalWatcher() {
 
 void SignalWatcher::on_signal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<SignalWatcher*>(handle->data);
-  if (self != nullptr) self->fn_(signum);
+  if (self != nullptr) run_guarded("a signal callback", [self, signum] { self->fn_(signum); });
 }
 
 }  // namespace mq

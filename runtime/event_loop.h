@@ -24,6 +24,10 @@ struct uv_signal_s;
 
 namespace mq {
 
+// Runs fn, catching any exception so none crosses into libuv; what escaped is logged as a bug with
+// `where`. Every callback the runtime invokes goes through it.
+void run_guarded(const char* where, const std::function<void()>& fn);
+
 class EventLoop {
  public:
   EventLoop();

@@ -90,7 +90,8 @@ void TcpConnection::on_read(uv_stream_t* stream, long nread, const void* bufp) {
   if (nread > 0) {
     const auto* buf = static_cast<const uv_buf_t*>(bufp);
     if (!self->closing_ && self->handlers_.on_data)
-      self->handlers_.on_data(std::string_view(buf->base, static_cast<size_t>(nread)));
+      run_guarded("a connection's data handler",
+                  [&] { self->handlers_.on_data(std::string_view(buf->base, static_cast<size_t>(nread))); });
   } else if (nread < 0) {
     self->close(nread == UV_EOF ? "peer closed the connection" : std::string("read error: ") + uv_strerror(static_cast<int>(nread)));
   }
@@ -145,7 +146,7 @@ void TcpConnection::close(const std::string& why) {
     self->box_ = nullptr;
     auto on_close = std::move(self->handlers_.on_close);
     self->handlers_ = {};
-    if (on_close) on_close(self->close_reason_);
+    if (on_close) run_guarded("a connection's close handler", [&] { on_close(self->close_reason_); });
   });
 }
 
@@ -193,7 +194,7 @@ void TcpListener::on_connection(uv_stream_t* server, int status) {
     return;
   }
   auto conn = TcpConnection::adopt(&box->tcp);
-  self->on_connection_(std::move(conn));
+  run_guarded("an accept handler", [&] { self->on_connection_(std::move(conn)); });
 }
 
 namespace {
@@ -231,12 +232,14 @@ void tcp_connect(EventLoop& loop, const std::string& host, int port,
                                 delete reinterpret_cast<TcpConnection::HandleBox*>(h);
                               });
                               delete cr;
-                              done(make_error(NetError::kFailed, "connect to " + target + " failed: " + uv_strerror(status)));
+                              run_guarded("a connect handler", [&] {
+                                done(make_error(NetError::kFailed, "connect to " + target + " failed: " + uv_strerror(status)));
+                              });
                               return;
                             }
                             auto conn = TcpConnection::adopt(&cr->box->tcp);
                             delete cr;
-                            done(std::move(conn));
+                            run_guarded("a connect handler", [&] { done(std::move(conn)); });
                           });
   if (rc != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(&req->box->tcp), [](uv_handle_t* h) {

@@ -27,6 +27,7 @@ struct FakeBroker {
   // Behaviour switches.
   bool fail_sends = false;
   bool swallow_sends = false;  // never answer
+  bool amnesia = false;        // answer pulls SUBSCRIPTION_NOT_EXIST until the next heartbeat
   // What it saw.
   int send_requests = 0;
   std::vector<RemotingCommand> sends;
@@ -110,6 +111,7 @@ struct FakeBroker {
     server->register_handler(request_code::kSendBatchMessage, on_send);
     server->register_handler(request_code::kHeartBeat, [this](const RequestContext& ctx, RemotingCommand& req) {
       ++heartbeats;
+      amnesia = false;
       last_heartbeat = req.body;
       ctx.respond_code(0);
     });
@@ -143,6 +145,10 @@ struct FakeBroker {
     });
     server->register_handler(request_code::kPullMessage, [this](const RequestContext& ctx, RemotingCommand& req) {
       ++pulls;
+      if (amnesia) {
+        ctx.respond_code(response_code::kSubscriptionNotExist, "the consumer's subscription not exist");
+        return;
+      }
       HeaderReader h(req.ext_fields);
       if (h.i32("sysFlag") & pull_sysflag::kCommitOffset) pull_commits[h.i32("queueId")] = h.i64("commitOffset");
       if (!answer_pull(ctx, req, false)) parked_pulls.emplace_back(ctx, req);
@@ -477,6 +483,33 @@ TEST_CASE("committed offsets keep a later member of the group from getting messa
   w.loop.run_until([&] { return !bodies.empty(); });
   CHECK(bodies == std::vector<std::string>{"new"});
   w.shutdown(second);
+  w.shutdown(p);
+}
+
+TEST_CASE("a broker that forgot our subscription gets a heartbeat at once, and pulls resume") {
+  World w;
+  Producer p(w.loop, w.producer_options());
+  p.start();
+  auto o = w.consumer_options();
+  o.pull_delay_on_error_ms = 20;
+  Consumer c(w.loop, o);
+  c.subscribe("T");
+  int got = 0;
+  c.set_handler([&](const ConsumedMessage&) { ++got; });
+  w.a->consumer_ids = w.b->consumer_ids = {c.client_id()};
+  c.start();
+  w.loop.run_until([&] { return w.a->parked_pulls.size() + w.b->parked_pulls.size() == 4; });
+  // Broker a "restarts": it answers the parked pulls and forgets every subscription.
+  int heartbeats = w.a->heartbeats;
+  w.a->amnesia = true;
+  for (auto& [ctx, req] : w.a->parked_pulls) w.a->answer_pull(ctx, req, true);
+  w.a->parked_pulls.clear();
+  w.loop.run_until([&] { return !w.a->amnesia; });
+  CHECK(w.a->heartbeats == heartbeats + 1);  // long before the 30 s timer
+  w.loop.run_until([&] { return w.a->parked_pulls.size() == 2; });
+  for (int i = 0; i < 4; ++i) REQUIRE(w.send(p, msg("after restart")).ok());
+  w.loop.run_until([&] { return got == 4; });
+  w.shutdown(c);
   w.shutdown(p);
 }
 

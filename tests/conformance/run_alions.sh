@@ -11,6 +11,11 @@ fi
 work="$(mktemp -d)"
 pids=()
 cleanup() {
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "--- namesrv log ---"; tail -20 "$work/namesrv.log" 2>/dev/null || true
+    echo "--- container log ---"; tail -40 "$work/container.log" 2>/dev/null || true
+  fi
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
@@ -61,13 +66,9 @@ pids+=($!)
 "$build/bin/mqbrokercontainer" -c "$work/container.conf" > "$work/container.log" 2>&1 &
 pids+=($!)
 ns="127.0.0.1:$ns_port"
-for i in $(seq 1 100); do
+for i in $(seq 1 300); do
   if "$build/bin/mqadmin" clusterList -n "$ns" --json 2>/dev/null | grep -q broker-b; then break; fi
   sleep 0.1
 done
 "$build/bin/mqadmin" updateTopic -n "$ns" -c AliCluster -t AliRoundTrip -r 4 -w 4 > /dev/null
-NODE_PATH="$here/node_modules" NAMESRV="$ns" TOPIC=AliRoundTrip node "$here/alions_roundtrip.js" || {
-  rc=$?
-  echo "--- container log ---"; tail -50 "$work/container.log"
-  exit $rc
-}
+NODE_PATH="$here/node_modules" NAMESRV="$ns" TOPIC=AliRoundTrip node "$here/alions_roundtrip.js"

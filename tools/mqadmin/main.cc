@@ -78,7 +78,7 @@ int cluster_list(std::map<std::string, std::string>& args, bool json_out) {
     }
   }
   if (json_out) {
-    std::printf("%s\n", out.dump().c_str());
+    std::printf("%s\n", out.dump(-1, ' ', false, kJsonReplace).c_str());
     return 0;
   }
   std::printf("%-22s %-22s %-5s %-24s\n", "#Cluster Name", "#Broker Name", "#BID", "#Addr");
@@ -93,7 +93,7 @@ int topic_route(std::map<std::string, std::string>& args, bool json_out) {
   AdminClient admin(namesrv_of(args));
   auto route = admin.get_route(args["t"]);
   if (!route.ok()) return fail("topicRoute: " + route.detail());
-  std::printf("%s\n", json_out ? route->to_json().dump().c_str() : route->to_json().dump(2).c_str());
+  std::printf("%s\n", json_out ? route->to_json().dump(-1, ' ', false, kJsonReplace).c_str() : route->to_json().dump(2, ' ', false, kJsonReplace).c_str());
   return 0;
 }
 
@@ -102,7 +102,7 @@ int topic_list(std::map<std::string, std::string>& args, bool json_out) {
   auto topics = args.count("c") ? admin.get_topics_by_cluster(args["c"]) : admin.get_all_topics();
   if (!topics.ok()) return fail("topicList: " + topics.detail());
   if (json_out) {
-    std::printf("%s\n", json{{"topicList", *topics}}.dump().c_str());
+    std::printf("%s\n", json{{"topicList", *topics}}.dump(-1, ' ', false, kJsonReplace).c_str());
     return 0;
   }
   for (const auto& t : *topics) std::printf("%s\n", t.c_str());
@@ -120,7 +120,7 @@ int get_namesrv_config(std::map<std::string, std::string>& args, bool json_out) 
     out[addr] = kv;
   }
   if (json_out) {
-    std::printf("%s\n", out.dump().c_str());
+    std::printf("%s\n", out.dump(-1, ' ', false, kJsonReplace).c_str());
     return 0;
   }
   for (const auto& [addr, kv] : out.items()) {
@@ -143,7 +143,7 @@ int wipe_write_perm(std::map<std::string, std::string>& args, bool json_out) {
   auto r = admin.wipe_write_perm(args["b"]);
   if (!r.ok()) return fail("wipeWritePerm: " + r.detail());
   if (json_out) {
-    std::printf("%s\n", json{{"wipeTopicCount", *r}}.dump().c_str());
+    std::printf("%s\n", json{{"wipeTopicCount", *r}}.dump(-1, ' ', false, kJsonReplace).c_str());
   } else {
     std::printf("wipe write perm of broker[%s] in name server success, topic count: %d\n", args["b"].c_str(), *r);
   }
@@ -155,7 +155,7 @@ int add_write_perm(std::map<std::string, std::string>& args, bool json_out) {
   auto r = admin.add_write_perm(args["b"]);
   if (!r.ok()) return fail("addWritePerm: " + r.detail());
   if (json_out) {
-    std::printf("%s\n", json{{"addTopicCount", *r}}.dump().c_str());
+    std::printf("%s\n", json{{"addTopicCount", *r}}.dump(-1, ' ', false, kJsonReplace).c_str());
   } else {
     std::printf("add write perm of broker[%s] in name server success, topic count: %d\n", args["b"].c_str(), *r);
   }
@@ -217,9 +217,9 @@ int update_topic(std::map<std::string, std::string>& args, bool json_out) {
     if (!json_out) std::printf("create topic to %s success.\n", addr.c_str());
   }
   if (json_out) {
-    std::printf("%s\n", json{{"brokers", out}, {"topicConfig", c.to_json()}}.dump().c_str());
+    std::printf("%s\n", json{{"brokers", out}, {"topicConfig", c.to_json()}}.dump(-1, ' ', false, kJsonReplace).c_str());
   } else {
-    std::printf("%s\n", c.to_json().dump().c_str());
+    std::printf("%s\n", c.to_json().dump(-1, ' ', false, kJsonReplace).c_str());
   }
   return 0;
 }
@@ -245,7 +245,7 @@ int topic_status(std::map<std::string, std::string>& args, bool json_out) {
     }
   }
   if (json_out) {
-    std::printf("%s\n", rows.dump().c_str());
+    std::printf("%s\n", rows.dump(-1, ' ', false, kJsonReplace).c_str());
     return 0;
   }
   std::printf("%-24s %-5s %-18s %-18s %s\n", "#Broker Name", "#QID", "#Min Offset", "#Max Offset", "#Last Updated");
@@ -268,7 +268,7 @@ int broker_status(std::map<std::string, std::string>& args, bool json_out) {
     out[addr] = *info;
   }
   if (json_out) {
-    std::printf("%s\n", out.dump().c_str());
+    std::printf("%s\n", out.dump(-1, ' ', false, kJsonReplace).c_str());
     return 0;
   }
   for (const auto& [addr, kv] : out.items()) {
@@ -303,7 +303,7 @@ int consumer_progress(std::map<std::string, std::string>& args, bool json_out) {
     }
   }
   if (json_out) {
-    std::printf("%s\n", json{{"offsets", rows}, {"diffTotal", total_diff}}.dump().c_str());
+    std::printf("%s\n", json{{"offsets", rows}, {"diffTotal", total_diff}}.dump(-1, ' ', false, kJsonReplace).c_str());
     return 0;
   }
   std::printf("%-32s %-20s %-5s %-16s %-16s %s\n", "#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff");
@@ -334,11 +334,11 @@ int update_sub_group(std::map<std::string, std::string>& args, bool) {
   auto brokers = target_brokers(admin, args, err);
   if (!err.empty()) return fail("updateSubGroup: " + err);
   for (const auto& addr : brokers) {
-    auto r = admin.update_subscription_group(addr, c.dump());
+    auto r = admin.update_subscription_group(addr, c.dump(-1, ' ', false, kJsonReplace));
     if (!r.ok()) return fail("updateSubGroup on " + addr + ": " + r.detail());
     std::printf("create subscription group to %s success.\n", addr.c_str());
   }
-  std::printf("%s\n", c.dump().c_str());
+  std::printf("%s\n", c.dump(-1, ' ', false, kJsonReplace).c_str());
   return 0;
 }
 
@@ -389,7 +389,7 @@ int send_message(std::map<std::string, std::string>& args, bool json_out) {
   auto get = [&](const char* k) { const std::string* v = r->ext_fields.find(k); return v ? *v : std::string(); };
   if (json_out) {
     std::printf("%s\n", json{{"brokerName", broker_name}, {"queueId", get("queueId")}, {"queueOffset", get("queueOffset")},
-                             {"offsetMsgId", get("msgId")}, {"sendStatus", "SEND_OK"}}.dump().c_str());
+                             {"offsetMsgId", get("msgId")}, {"sendStatus", "SEND_OK"}}.dump(-1, ' ', false, kJsonReplace).c_str());
   } else {
     std::printf("%-24s %-5s %-12s %s\n", "#Broker Name", "#QID", "#Send Result", "#OffsetMsgId");
     std::printf("%-24s %-5s %-12s %s\n", broker_name.c_str(), get("queueId").c_str(), "SEND_OK", get("msgId").c_str());
@@ -423,9 +423,9 @@ int query_msg_by_id(std::map<std::string, std::string>& args, bool json_out) {
            {"properties", props},
            {"bodyLength", rec->body.size()}};
   if (json_out) {
-    std::printf("%s\n", out.dump().c_str());
+    std::printf("%s\n", out.dump(-1, ' ', false, kJsonReplace).c_str());
   } else {
-    for (const auto& [k, v] : out.items()) std::printf("%-20s %s\n", (k + ":").c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+    for (const auto& [k, v] : out.items()) std::printf("%-20s %s\n", (k + ":").c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump(-1, ' ', false, kJsonReplace).c_str());
     if ((rec->sys_flag & sysflag::kCompressed) == 0) std::printf("%-20s %.*s\n", "Message Body:", static_cast<int>(rec->body.size()), rec->body.data());
   }
   return 0;
@@ -438,7 +438,7 @@ int container_status(std::map<std::string, std::string>& args, bool json_out) {
   auto j = json::parse(*s, nullptr, false);
   if (j.is_discarded()) return fail("containerStatus: bad status body");
   if (json_out) {
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", j.dump(-1, ' ', false, kJsonReplace).c_str());
     return 0;
   }
   std::printf("pid %lld, threads %d, RSS %lld KiB, worker pool %d threads, admin port %d\n",
