@@ -12,6 +12,7 @@
 
 #include "base/hash.h"
 #include "codec/codes.h"
+#include "codec/fastjson.h"
 
 namespace mq {
 
@@ -196,7 +197,7 @@ std::string encode_heartbeat_body(const std::string& client_id, const std::vecto
   }
   j["producerDataSet"] = nlohmann::json::array();
   for (auto& g : producer_groups) j["producerDataSet"].push_back({{"groupName", g}});
-  return j.dump();
+  return j.dump(-1, ' ', false, kJsonReplace);
 }
 
 RemotingCommand make_heartbeat_request(std::string body) {

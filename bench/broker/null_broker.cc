@@ -76,7 +76,7 @@ class NullBroker {
                                if (g)
                                  for (auto& id : members_[*g]) ids.push_back(id);
                                RemotingCommand resp;
-                               resp.body = nlohmann::json{{"consumerIdList", ids}}.dump();
+                               resp.body = nlohmann::json{{"consumerIdList", ids}}.dump(-1, ' ', false, kJsonReplace);
                                ctx.respond(std::move(resp));
                              });
     server_.register_handler(request_code::kQueryConsumerOffset,
