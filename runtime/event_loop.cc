@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <csignal>
+#include <mutex>
 
 #include "base/check.h"
 #include "base/log.h"
@@ -28,6 +29,10 @@ void close_and_free(H* handle) {
 }  // namespace
 
 EventLoop::EventLoop() : loop_(new uv_loop_t), async_(new uv_async_t) {
+  // A peer that closes while we write must cost that connection an EPIPE, not the process a
+  // SIGPIPE: every program with a loop (servers, tools, tests) wants this, so it is set here once.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { std::signal(SIGPIPE, SIG_IGN); });
   MQ_CHECK(uv_loop_init(loop_) == 0, "uv_loop_init failed");
   MQ_CHECK(uv_async_init(loop_, async_, &EventLoop::on_async) == 0, "uv_async_init failed");
   async_->data = this;

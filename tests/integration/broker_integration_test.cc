@@ -4,7 +4,11 @@
 // broker while the container runs.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -252,6 +256,22 @@ TEST_CASE("hostile requests get errors and the broker keeps serving") {
   auto hb = client.invoke(addr, bad_heartbeat);
   REQUIRE(hb.ok());
   CHECK(hb->code == rc::kSystemError);
+
+  // Clients that hang up before their answer is written (the broker then writes into a closed
+  // socket: that must cost the connection, never the process).
+  for (int i = 0; i < 20; ++i) {
+    std::string frame = encode_frame(make_pull_request("g", "SafeTopic", 0, 0, 32, 4, 0, "*"));
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(std::stoi(addr.substr(addr.find(':') + 1))));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    linger lg{1, 0};  // close with RST
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    (void)::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+    ::close(fd);
+  }
 
   // Still serving.
   auto s = send_message(client, addr, "SafeTopic", 0, "still here");
