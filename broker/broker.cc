@@ -132,7 +132,7 @@ Result<Unit, std::string> Broker::start() {
   });
 
   uint64_t flush_every = static_cast<uint64_t>(std::max<int64_t>(config_.store.flush_interval_commit_log_ms, 10));
-  flush_timer_.start(flush_every, flush_every, [this] { run_flush(); });
+  flush_timer_.start(flush_every, flush_every, [this] { run_flush(true); });
   hold_timer_.start(kHoldCheckIntervalMs, kHoldCheckIntervalMs, [this] {
     pull_holds_.expire(clock_.monotonic_ms());
     int64_t now = clock_.monotonic_ms();
@@ -184,18 +184,20 @@ void Broker::shutdown() {
   log_.info("stopped");
 }
 
-void Broker::run_flush() {
+void Broker::run_flush(bool full) {
   if (!store_ || state_ != BrokerState::kRunning) return;
   if (flush_running_) {
     flush_again_ = true;
+    flush_again_full_ = flush_again_full_ || full;
     return;
   }
   flush_running_ = true;
   flush_again_ = false;
+  flush_again_full_ = false;
   auto result = std::make_shared<store::IoResult<int64_t>>(make_error(store::IoError::kIo, "not run"));
   store::MessageStore* store = store_.get();
   std::weak_ptr<bool> alive = alive_;
-  strand_->submit([store, result] { *result = store->flush(); },
+  strand_->submit([store, result, full] { *result = full ? store->flush() : store->flush_commit_log(); },
                   [this, alive, result] {
                     if (alive.expired()) return;
                     flush_running_ = false;
@@ -217,7 +219,7 @@ void Broker::run_flush() {
                       flush_waiters_.erase(it);
                       fn(true);
                     }
-                    if (!group_commit_.empty() || flush_again_) run_flush();
+                    if (!group_commit_.empty() || flush_again_) run_flush(flush_again_full_);
                   });
 }
 

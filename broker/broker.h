@@ -71,8 +71,9 @@ class Broker {
   void register_processors();
   void register_with_namesrv(bool oneway);
   void unregister_from_namesrv();
-  void schedule_flush();
-  void run_flush();
+  // full: CommitLog, ConsumeQueues and checkpoint (the interval flush); otherwise only the
+  // CommitLog, which is all an acknowledged SYNC_FLUSH put needs (recovery rebuilds the rest).
+  void run_flush(bool full);
   void persist_metadata();
   void housekeeping();
   void notify_consumer_ids_changed(const std::string& group);
@@ -120,6 +121,7 @@ class Broker {
   uint64_t next_flush_token_ = 1;
   bool flush_running_ = false;
   bool flush_again_ = false;
+  bool flush_again_full_ = false;
 
   // Counters for GET_BROKER_RUNTIME_INFO.
   int64_t boot_timestamp_ms_ = 0;

@@ -180,7 +180,7 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
   flush_waiters_[token] = [this, ctx, r, queue_id, batch = h.batch, uniq_key](bool flushed) {
     answer_put(ctx, r, queue_id, batch, uniq_key, flushed ? rc::kSuccess : rc::kFlushDiskTimeout);
   };
-  run_flush();
+  run_flush(false);
 }
 
 void Broker::answer_put(const RequestContext& ctx, const store::PutMessageResult& r, int32_t queue_id, bool batch,
