@@ -27,4 +27,4 @@ for f in glob.glob(os.path.join(src, '*.jsonl')):
         if b:
             open(os.path.join(dst, 'body%d' % n), 'wb').write(b)
 PY
-"$out/decoders_fuzzer" -max_total_time="$seconds" -max_len=65536 "$out/corpus"
+"$out/decoders_fuzzer" -max_total_time="$seconds" -max_len=65536 -artifact_prefix="$out/" "$out/corpus"

@@ -46,3 +46,14 @@ TEST_CASE("json accessors accept numbers written as strings") {
   CHECK(json_bool(*j, "c"));
   CHECK(json_bool(*j, "d"));
 }
+
+TEST_CASE("invalid UTF-8 from a peer never makes a dump throw (found by libFuzzer)") {
+  // An object used as a fastjson map key, holding a byte that is not UTF-8.
+  std::string text = "{{\"k\":\"\xFF\"}:1,\"s\":\"\xC3\"}";
+  auto j = parse_fastjson(text);
+  REQUIRE(j.ok());
+  std::string out;
+  CHECK_NOTHROW(out = j->dump(-1, ' ', false, kJsonReplace));
+  CHECK(out.find("\xEF\xBF\xBD") != std::string::npos);  // U+FFFD stands in for the bad byte
+  CHECK_NOTHROW(dump_fastjson(*j));
+}
