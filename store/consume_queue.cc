@@ -103,9 +103,11 @@ IoResult<Unit> ConsumeQueue::prepare_for(int64_t queue_offset, size_t n) {
       if (auto r = (*created)->append(bytes.data(), bytes.size()); !r) return r;
     min_offset_.store(queue_offset);
   }
+  int64_t end_offset = queue_offset + static_cast<int64_t>(n);
+  if (end_offset <= max_offset()) return Unit{};  // all present already (re-dispatch)
   auto last = files_.last_file();
-  int64_t end = (std::max(queue_offset, max_offset()) + static_cast<int64_t>(n)) * kCqUnitSize;
-  if (end > last->file_from_offset() + last->file_size()) return files_.precreate_next();
+  if (end_offset * kCqUnitSize > last->file_from_offset() + last->file_size())
+    return files_.precreate_next();
   return Unit{};
 }
 
@@ -206,6 +208,9 @@ void ConsumeQueue::correct_min_offset(int64_t commit_log_min_offset) {
 }
 
 int ConsumeQueue::delete_expired_files(int64_t commit_log_min_offset) {
+  // Move the min offset first, so a reader on another thread sees OFFSET_TOO_SMALL rather than a
+  // unit in a file that is being deleted (still possible in a narrow race: OFFSET_FOUND_NULL).
+  correct_min_offset(commit_log_min_offset);
   int n = files_.delete_leading_files(
       [&](const MappedFile& f) {
         int64_t wrote = f.wrote_position();

@@ -92,6 +92,11 @@ class PosixFile final : public File {
     map_size_ = size;
     return map_;
   }
+  void unmap() override {
+    if (map_) ::munmap(map_, static_cast<size_t>(map_size_));
+    map_ = nullptr;
+    map_size_ = 0;
+  }
   int64_t size() const override {
     struct stat st;
     return ::fstat(fd_, &st) == 0 ? st.st_size : -1;

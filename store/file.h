@@ -6,15 +6,19 @@
 // Appends: by memcpy into a shared mapping of a fully allocated segment (the default), or by pwrite
 // (MessageStoreConfig::append_by_mmap = false, and always on the fault-injecting file system). The
 // benchmark measures both at the store level next to the raw costs: on the 2-core build VM a pwrite
-// costs about 0.7 µs per call whatever the size, a memcpy into a mapping a few ns for small records,
-// so small-message appends run about twice as fast through the mapping, while 16 KiB records are
-// as fast either way. The known danger of mmap, SIGBUS when a write into a sparse file meets a full
+// costs about 0.7-0.8 µs of syscall on top of the copy, a memcpy into a mapping a few ns for small
+// records, so 128 B appends run about 1.7-2.5x as fast through the mapping (1 KiB about 1.3x). For
+// 16 KiB records the two are within the run-to-run noise of this VM (the copy and a page fault
+// per 4 KiB dominate), so a mapped segment still takes records above kMmapAppendMaxBytes (8 KiB)
+// by pwrite; both land in the same page cache. The known danger of mmap, SIGBUS when a write into a sparse file meets a full
 // disk, is removed by allocate() (fallocate) before a segment is mapped: a full disk then shows up
 // as kNoSpace when a segment is created (pre-created on the worker, or at roll-over), an error value
 // the store turns into SERVICE_NOT_AVAILABLE. If the file system cannot fallocate, that segment is
 // written with pwrite instead. fdatasync on the descriptor writes back pages dirtied through the
 // mapping (Linux's unified page cache), so flushing is the same call in both modes, and pread sees
-// bytes written through the mapping.
+// bytes written through the mapping. Residual risk of the mapping: a disk read error while faulting
+// in a partly written page of an old segment (only the segment loaded at start-up) would SIGBUS;
+// set append_by_mmap = false where that matters more than small-message throughput.
 //
 // Thread-safety: a File may be written by one thread while another calls sync() or read_at() on it
 // (the kernel orders these on one fd; the fault-injecting implementation takes a lock).
@@ -57,6 +61,8 @@ class File {
   // A shared read-write mapping of [0, size), created once and owned by the File (unmapped when it
   // is destroyed); nullptr when this File cannot be mapped (the fault-injecting one).
   virtual uint8_t* map(int64_t size) = 0;
+  // Drops the mapping (dirty pages stay in the page cache and are still covered by sync()).
+  virtual void unmap() {}
   virtual int64_t size() const = 0;
   // Last modification time, ms since the epoch (expiry uses it as RocketMQ uses lastModified()).
   virtual int64_t mtime_ms() const = 0;

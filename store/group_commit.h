@@ -2,7 +2,7 @@
 // thread and does no I/O. The broker's cycle:
 //   1. put_message() returns PUT_OK with end_offset; the broker calls add(token, end_offset,
 //      now + syncFlushTimeout) instead of answering.
-//   2. If no flush is running, it posts MessageStore::flush() to the worker pool.
+//   2. If no flush is running, it posts MessageStore::flush_commit_log() to the worker pool.
 //   3. When the flush completes, on the loop thread: complete_up_to(flushed_offset) returns every
 //      waiting put covered by that one fsync (answer PUT_OK); if waiters remain (they arrived
 //      during the fsync), post the next flush. So each fsync completes every put that was waiting

@@ -29,12 +29,21 @@ IoResult<Unit> MappedFile::prepare_for_append() {
   return Unit{};
 }
 
+void MappedFile::release_mapping() {
+  if (!map_) return;
+  map_ = nullptr;
+  file_->unmap();
+  // prepared_ stays true: a full segment takes no more appends.
+}
+
 IoResult<Unit> MappedFile::append(const void* data, size_t n) {
   int64_t pos = wrote_.load(std::memory_order_relaxed);
   MQ_CHECK(pos + static_cast<int64_t>(n) <= file_size_, "MappedFile::append past the end");
   if (!prepared_ && use_mmap_)
     if (auto p = prepare_for_append(); !p) return p;
-  if (map_) {
+  // Small appends by memcpy (no syscall); large ones by pwrite, which measured as fast or faster
+  // for 16 KiB records (no page-fault per 4 KiB). Both land in the same page cache.
+  if (map_ && n <= kMmapAppendMaxBytes) {
     std::memcpy(map_ + pos, data, n);
     wrote_.store(pos + static_cast<int64_t>(n), std::memory_order_release);
     return Unit{};
@@ -195,6 +204,7 @@ IoResult<std::shared_ptr<MappedFile>> MappedFileQueue::create_file(int64_t from_
   mf->set_positions(0, 0);
   std::lock_guard g(mu_);
   if (files_.empty()) flushed_where_.store(from_offset);
+  if (!files_.empty()) files_.back()->release_mapping();
   files_.push_back(mf);
   return mf;
 }
@@ -217,6 +227,12 @@ IoResult<Unit> MappedFileQueue::precreate_next() {
   // second handle to it and is dropped.
   if (files_.back()->file_from_offset() + file_size_ == next) precreated_ = std::move(*r);
   return Unit{};
+}
+
+bool MappedFileQueue::needs_precreate() const {
+  std::lock_guard g(mu_);
+  return !files_.empty() &&
+         !(precreated_ && precreated_->file_from_offset() == files_.back()->file_from_offset() + file_size_);
 }
 
 IoResult<Unit> MappedFileQueue::drop_precreated() {

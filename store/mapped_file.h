@@ -1,21 +1,25 @@
 // MappedFile and MappedFileQueue: the fixed-size segment files under the CommitLog and every
 // ConsumeQueue, named by the 20-digit global offset of their first byte (RocketMQ's
-// offset2FileName). We keep RocketMQ's names although appends go through pwrite, not a mapping (see
-// store/file.h for why).
+// offset2FileName). Appends go by memcpy into a mapping of the fallocate'd segment, or by pwrite
+// (store/file.h says when and why); reads always use pread.
 //
-// A segment is created at its full size (sparse: ftruncate), so a file's length says nothing about
-// how much of it holds data; the wrote position is found by recovery. After a crash the tail of the
-// last segment may hold a torn record or zeros; recovery calls truncate_dirty(), which zeroes
-// everything after the recovered end (shrink then re-extend, so stale bytes cannot reappear as
-// valid records after later appends) and deletes later segments.
+// A segment is created at its full size (ftruncate, then fallocate before it is mapped), so a file's
+// length says nothing about how much of it holds data; the wrote position is found by recovery.
+// After a crash the tail of the last segment may hold a torn record, zeros or (after a power cut)
+// stale blocks; recovery calls truncate_dirty(), which zeroes everything after the recovered end
+// (shrink then re-extend, so stale bytes cannot reappear as valid records after later appends; the
+// next flush makes that durable) and deletes later segments. A segment shorter than its size (its
+// length was not durable yet) reads as zeros past its end and is extended on load.
 //
 // Positions: wrote (bytes appended, visible to readers) >= flushed (bytes fsync'd). Both are atomics
 // so the flush worker can read the wrote position while the owner thread appends.
 //
 // Thread-safety contract (the broker follows it):
-//  * owner thread (the broker's event loop): append(), roll-over through create_next(), reads,
-//    truncate_dirty(), delete_*() and load();
-//  * one worker thread at a time, concurrently with the owner: flush() and precreate_next().
+//  * owner thread (the broker's event loop): append(), roll-over through create_file(), reads,
+//    truncate_dirty(), delete_leading_files() and load();
+//  * one worker thread at a time, concurrently with the owner: flush() and precreate_next()
+//    (a ConsumeQueue, which the worker never pre-creates for, calls precreate_next() from the
+//    owner thread instead, before writing units that cross into the next file).
 //  The segment list is guarded by a mutex held only to copy or edit the list, never across I/O;
 //  segments are shared_ptrs, so a flush or read that holds one survives its removal from the list.
 #pragma once
@@ -29,6 +33,9 @@
 #include "store/file.h"
 
 namespace mq::store {
+
+// Appends up to this size go by memcpy into the mapping, larger ones by pwrite (store/file.h).
+inline constexpr size_t kMmapAppendMaxBytes = 8192;
 
 class MappedFile {
  public:
@@ -50,6 +57,9 @@ class MappedFile {
   // a file system that cannot reserve or map makes this segment fall back to pwrite.
   IoResult<Unit> prepare_for_append();
   bool mapped() const { return map_ != nullptr; }
+  // Owner thread, once the segment is full: only the segment being appended to stays mapped (reads
+  // use pread), so a long retention does not pin address space or mappings.
+  void release_mapping();
 
   // Owner thread. Writes at the wrote position and advances it only when the write succeeded, so a
   // failed write never becomes visible (its bytes may be on disk; recovery treats them as a tail).
@@ -104,6 +114,8 @@ class MappedFileQueue {
   // Worker thread: creates the segment after the last one so the owner's roll-over is cheap.
   IoResult<Unit> precreate_next();
   int64_t precreate_misses() const { return precreate_misses_.load(); }
+  // True when there are segments and none is pre-created after the last one.
+  bool needs_precreate() const;
   // Clean shutdown: removes the pre-created (still empty) segment, as RocketMQ does.
   IoResult<Unit> drop_precreated();
 

@@ -367,6 +367,12 @@ IoResult<Unit> MessageStore::shutdown() {
   auto f = flush();
   if (!f) return f.error();
   if (auto r = commit_log_.drop_precreated(); !r) return r;
+  {
+    std::lock_guard g(cq_mu_);
+    for (auto& [_, m] : queues_)
+      for (auto& [__, q] : m)
+        if (auto r = q->files().drop_precreated(); !r) return r;
+  }
   if (!is_writable()) {
     // Keep `abort`: the next start must run abnormal recovery.
     opened_ = false;
@@ -686,6 +692,21 @@ IoResult<std::string> MessageStore::read_record(int64_t commit_log_offset, int32
   return out;
 }
 
+IoResult<std::string> MessageStore::read_commit_log(int64_t offset, size_t max_bytes) {
+  auto f = commit_log_.find_file(offset);
+  if (!f) {
+    if (offset == max_phy_offset()) return std::string();
+    return make_error(IoError::kNotFound, "no commit log file for offset " + std::to_string(offset));
+  }
+  int64_t pos = offset - f->file_from_offset();
+  int64_t avail = f->wrote_position() - pos;
+  if (avail <= 0) return std::string();
+  std::string out;
+  if (auto r = f->read(pos, static_cast<size_t>(std::min<int64_t>(avail, static_cast<int64_t>(max_bytes))), out); !r)
+    return r.error();
+  return out;
+}
+
 IoResult<std::string> MessageStore::message_by_offset(int64_t commit_log_offset) {
   auto f = commit_log_.find_file(commit_log_offset);
   if (!f) return make_error(IoError::kNotFound, "no commit log file for offset " + std::to_string(commit_log_offset));
@@ -814,7 +835,12 @@ GetMessageResult MessageStore::get_message(const std::string& topic, int32_t que
          static_cast<int32_t>(res.messages.size()) < max_msg_nums) {
     auto units = q->read_units(cur, static_cast<size_t>(std::min<int64_t>(1024, res.max_offset - cur)));
     if (!units || units->empty()) {
-      if (res.messages.empty()) res.status = GetMessageStatus::kOffsetFoundNull;
+      if (res.messages.empty() && cur == offset) {
+        // A hole in the queue (its file is gone): like RocketMQ, skip to the next file.
+        res.status = GetMessageStatus::kOffsetFoundNull;
+        const int64_t per_file = config_.mapped_file_size_consume_queue / kCqUnitSize;
+        cur = std::min(res.max_offset, (cur / per_file + 1) * per_file);
+      }
       break;
     }
     for (const auto& u : *units) {
@@ -822,18 +848,26 @@ GetMessageResult MessageStore::get_message(const std::string& topic, int32_t que
         stop = true;
         break;
       }
-      if (!u.is_filler() && !res.messages.empty() &&
-          static_cast<int64_t>(res.buffer.size()) + u.size > max_total_bytes) {
+      if (u.is_filler()) {
+        ++cur;
+        continue;
+      }
+      if (u.commit_log_offset < cl_min) {
+        saw_removed = true;
+        ++cur;
+        continue;
+      }
+      if (filter && !filter(u.tags_code)) {
+        ++cur;
+        continue;
+      }
+      // The first message always goes; later ones only while the bytes fit. A unit that does not
+      // fit is not consumed: the next pull starts with it.
+      if (!res.messages.empty() && static_cast<int64_t>(res.buffer.size()) + u.size > max_total_bytes) {
         stop = true;
         break;
       }
       ++cur;
-      if (u.is_filler()) continue;
-      if (u.commit_log_offset < cl_min) {
-        saw_removed = true;
-        continue;
-      }
-      if (filter && !filter(u.tags_code)) continue;
       auto rec = read_record(u.commit_log_offset, u.size);
       if (!rec) {
         saw_removed = true;

@@ -4,37 +4,46 @@
 //   consumequeue/<topic>/<queueId>/<offset>     20-byte units (store/consume_queue.h)
 //   checkpoint                                  flush timestamps (store/checkpoint.h)
 //   abort                                       present while the store is open
-//   index/                                      reserved for IndexFile (a later issue; not written)
+//   index/                                      reserved for IndexFile (a later issue; not written;
+//                                               plug it in through CommitLogDispatcher)
 //   config/*.json                               metadata (store/metadata.h; the broker owns it)
-// A Java 4.9 broker's store opens here and ours opens there (same sizes configured).
+// A Java 4.9 broker's store opens here and ours opens there (same file sizes configured); ConsumeQueue
+// files rebuilt here are byte-identical to the Java broker's (tests/store/fixture_test.cc).
 //
-// Start-up and crashes. open() loads files; if `abort` exists the last run did not shut down cleanly
-// and abnormal recovery runs: find the newest CommitLog file whose first record is older than the
-// checkpoint's min timestamp, scan forward from it checking magic, size and body CRC, stop at the
-// first bad record, zero the torn tail (logged with its size) and delete later files, drop
-// ConsumeQueue units pointing past the end, and re-dispatch every record scanned so missing units
-// are rebuilt (idempotent by queue offset). Without `abort`, normal recovery scans from the
-// third-to-last file and only re-dispatches records newer than what the ConsumeQueues reference.
-// Then `abort` is created (and fsync'd); shutdown() flushes everything and removes it.
+// Start-up and crashes. open() loads the files. If `abort` exists the last run did not shut down
+// cleanly and abnormal recovery runs: pick the newest CommitLog file whose first record is older than
+// the checkpoint's min timestamp (else the first file), scan forward checking magic, sizes, physical
+// offset and body CRC, stop at the first bad record, zero the rest of that file and delete later
+// files (logged: where, why, how much), drop ConsumeQueue units from the scan start on (units newer
+// than the last full flush may have holes after an OS crash) and re-dispatch every record from there,
+// which rebuilds them. Without `abort`, normal recovery scans the last three files and re-dispatches
+// only records the ConsumeQueues do not reference yet (all of them if consumequeue/ is gone). Queue
+// offsets then continue from the ConsumeQueues. Finally `abort` is created and fsync'd; shutdown()
+// flushes everything and removes it (it stays if the store became unwritable).
 // Durability: with ASYNC_FLUSH a completed put is in the page cache, so it survives kill -9; with
-// SYNC_FLUSH the broker answers only after flush() covered end_offset (store/group_commit.h), so it
-// survives an OS crash as well.
+// SYNC_FLUSH the broker answers only once flushed_offset() >= end_offset (store/group_commit.h), so it
+// survives an OS crash as well (proved with store/fault_fs.h and by kill -9 tests).
 //
 // Thread-safety contract (the broker follows it):
 //  * Owner thread (the broker's loop thread) calls everything except the worker calls below:
-//    open, put_message(s), every read (get_message, offsets, lookups), delete_expired_files,
-//    shutdown. None of these calls fsync (except open/shutdown) or sleep; appends are pwrites into
-//    the page cache.
-//  * Worker calls, from one worker thread at a time (the broker serialises its per-broker disk
-//    jobs), concurrently with the owner: flush() (CommitLog, ConsumeQueues, checkpoint; ASYNC_FLUSH
-//    every flush_interval_commit_log_ms, and for SYNC_FLUSH about once a second),
-//    flush_commit_log() (SYNC_FLUSH group commit, see store/group_commit.h) and
-//    precreate_next_file() (after each roll-over, so the next one finds its segment ready). They read atomics (wrote positions) and copy segment lists under short
-//    mutexes; they never touch queue-offset tables.
-//  * flushed_offset(), is_writable(), max_phy_offset() are atomics readable from any thread.
+//    open, put_message(s), every read (get_message, offsets, lookups), needs_precreate, shutdown.
+//    Appends are memcpy into mapped segments (or pwrite) into the page cache; none of these calls
+//    fsync except open and shutdown (run those when nothing else runs).
+//  * Worker calls, from one worker thread at a time (the broker serialises its per-broker disk jobs),
+//    concurrently with the owner: flush() (CommitLog, ConsumeQueues, checkpoint: ASYNC_FLUSH every
+//    flush_interval_commit_log_ms; with SYNC_FLUSH about once a second), flush_commit_log() (SYNC_FLUSH
+//    group commit), precreate_next_file() (when needs_precreate() says so) and
+//    delete_expired_files() (it unlinks big files; it may also run on the owner thread). They read
+//    the atomic wrote positions and copy segment and queue lists under short mutexes, never held
+//    across I/O; they never touch queue-offset tables. A read racing with expiry may answer
+//    MESSAGE_WAS_REMOVING, OFFSET_TOO_SMALL or OFFSET_FOUND_NULL, as RocketMQ does.
+//    (tests/store/store_test.cc runs all worker calls against appends and reads; clean under TSan.)
+//  * flushed_offset(), max_phy_offset(), min_phy_offset(), is_writable() are safe from any thread.
 //  * The store starts no threads, reads no clock (now_ms is passed in) and does no network I/O.
 // Errors: a failed write or fsync is never retried: the store stops accepting puts
-// (SERVICE_NOT_AVAILABLE) and writability_reason() says why. Disk full is the same, never a crash.
+// (SERVICE_NOT_AVAILABLE) and writability_reason() says why; reads keep working. A full disk is
+// SERVICE_NOT_AVAILABLE too (when a segment cannot be created, or above disk_space_warning_level_ratio
+// as reported to delete_expired_files), never a crash or a torn file.
 #pragma once
 #include <atomic>
 #include <functional>
@@ -209,6 +218,8 @@ class MessageStore {
   // Loads, recovers and creates `abort`. Errors name the file.
   IoResult<RecoveryReport> open();
   // Flushes everything, writes the checkpoint and removes `abort`. The worker must be idle.
+  // Destroying an open store without shutdown() is a crash as far as the files are concerned
+  // (`abort` stays, the next open() runs abnormal recovery).
   IoResult<Unit> shutdown();
 
   // --- owner thread: writes ---
@@ -224,8 +235,11 @@ class MessageStore {
   // flush(), so recovery scans from early enough), so they follow on the interval flush(), as in
   // RocketMQ (GroupCommitService vs FlushConsumeQueueService). One fsync per group, not 2 + queues.
   IoResult<int64_t> flush_commit_log();
-  // Creates the next CommitLog segment ahead of time.
+  // Creates the next CommitLog segment ahead of time (open, fallocate, map).
   IoResult<Unit> precreate_next_file();
+  // Owner thread: true when the next segment is not pre-created yet. The broker checks it after
+  // puts (cheap: one uncontended mutex) and posts precreate_next_file() to the worker when it is.
+  bool needs_precreate() const { return commit_log_.needs_precreate(); }
 
   // --- any thread ---
   int64_t flushed_offset() const { return commit_log_.flushed_offset(); }
@@ -250,10 +264,13 @@ class MessageStore {
   IoResult<std::string> message_by_offset(int64_t commit_log_offset);
   // Record at a commit log offset given its size (from a ConsumeQueue unit).
   IoResult<std::string> read_record(int64_t commit_log_offset, int32_t size);
+  // Raw CommitLog bytes from offset to at most max_bytes, never past the end of that segment's data
+  // (HA transfer to slaves reads this way). Empty at the end of the log.
+  IoResult<std::string> read_commit_log(int64_t offset, size_t max_bytes);
   // Topics and queue ids with a ConsumeQueue.
   std::vector<std::pair<std::string, int32_t>> queues();
 
-  // --- owner thread: expiry ---
+  // --- worker (or owner) thread: expiry ---
   // Deletes CommitLog files older than file_reserved_time (when it is time, or the disk is above
   // disk_max_used_space_ratio; above disk_space_clean_forcibly_ratio even younger ones), then
   // ConsumeQueue files pointing only at deleted records; sets/clears the disk-full refusal.

@@ -11,7 +11,7 @@
 // waiting when it started.
 //
 // Usage: store_bench [--dir DIR] [--seconds-per-case S] [--window W] [--segment-mib N]
-// Defaults: $TMPDIR or /tmp, 3 s per case (about 35 s in all), W = 256, 256 MiB segments.
+// Defaults: $TMPDIR or /tmp, 2 s per case (about 30 s in all), W = 256, 256 MiB segments.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -40,7 +40,7 @@ namespace {
 
 struct Options {
   std::string dir;
-  double seconds_per_case = 3.0;
+  double seconds_per_case = 2.0;
   int window = 256;
   int64_t segment_mib = 256;
 };

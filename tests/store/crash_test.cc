@@ -52,10 +52,7 @@ ChildRun run_and_kill(const std::string& dir, const char* mode, int64_t first_se
     pollfd p{fds[0], POLLIN, 0};
     int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                   deadline - std::chrono::steady_clock::now()).count());
-    if (ms <= 0) {
-      out.error = "helper too slow";
-      break;
-    }
+    if (ms <= 0) break;  // a slow disk: kill it now and check what completed
     if (::poll(&p, 1, ms) <= 0) continue;
     ssize_t n = ::read(fds[0], chunk, sizeof chunk);
     if (n <= 0) {

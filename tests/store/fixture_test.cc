@@ -257,7 +257,9 @@ TEST_CASE("Java 4.9.4 store after kill -9: abnormal recovery keeps every acknowl
     while (true) {
       auto g = s.get_message(topic, qid, off, 32, 1 << 20);
       if (g.status != GetMessageStatus::kFound) break;
-      for (auto& m : decode_records(g.buffer).value()) {
+      auto recs = decode_records(g.buffer);
+      REQUIRE(recs.ok());
+      for (auto& m : *recs) {
         ++total;
         CHECK(find_property(m.properties, "UNIQ_KEY") != std::optional<std::string_view>(in_flight));
       }

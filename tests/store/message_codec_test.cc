@@ -249,3 +249,25 @@ TEST_CASE("batch body: round trip and the Java 4.9.4 producer's SEND_BATCH_MESSA
   }
   CHECK(found == 1);
 }
+
+TEST_CASE("decoders survive random and mutated input") {
+  Random rng(99);
+  std::vector<BatchItem> items = {{1, "abc", "K\x01v"}, {2, std::string_view("\0\1\2", 3), ""}};
+  std::string batch = encode_batch(items);
+  std::string records(as_view(kHandRecord));
+  records += records;
+  for (int i = 0; i < 20000; ++i) {
+    std::string a = i % 2 ? batch : records;
+    int edits = static_cast<int>(rng.uniform(1, 4));
+    for (int k = 0; k < edits; ++k) {
+      size_t pos = static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(a.size()) - 1));
+      a[pos] = static_cast<char>(rng.next_u64());
+    }
+    if (rng.chance(1, 4)) a.resize(static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(a.size()))));
+    (void)decode_batch(a);
+    (void)decode_records(a);
+    (void)decode_entry(a);
+    (void)decode_properties(a);
+    (void)decode_offset_msg_id(a.substr(0, 32));
+  }
+}

@@ -126,3 +126,16 @@ TEST_CASE("persist: .bak keeps the previous version; a damaged main file falls b
   CHECK_FALSE(persist_config_file(fs, "/root/config/delayOffset.json", "{}").ok());
   CHECK_FALSE(fs.exists("/root/config/delayOffset.json"));
 }
+
+TEST_CASE("metadata decoders never throw on mutated input") {
+  std::string base = R"({"offsetTable":{"T@G":{0:36,1:27}},"topicConfigTable":{"T":{"perm":6}},"subscriptionGroupTable":{"G":{}}})";
+  Random rng(5);
+  for (int i = 0; i < 5000; ++i) {
+    std::string s = base;
+    for (int k = 0; k < 3; ++k) s[static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(s.size()) - 1))] = "{}:,\"0a-\x01"[rng.uniform(0, 9)];
+    (void)decode_consumer_offsets(s, "x");
+    (void)decode_topics(s, "x");
+    (void)decode_subscription_groups(s, "x");
+    (void)decode_delay_offsets(s, "x");
+  }
+}

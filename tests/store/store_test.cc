@@ -3,8 +3,11 @@
 // the SYNC_FLUSH claim on the fault-injecting file system.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "base/hash.h"
 #include "store/fault_fs.h"
@@ -112,6 +115,12 @@ TEST_CASE("put and get: fields kept byte for byte, offsets, offsetMsgIds") {
   CHECK(s.earliest_message_time() == 1700000000123);
   CHECK(s.message_store_timestamp("TopicA", 1, 1) == 1700000000124);
   CHECK_FALSE(s.message_by_offset(r2.end_offset).ok());
+  auto raw = s.read_commit_log(0, 1 << 20);
+  REQUIRE(raw.ok());
+  CHECK(raw->size() == static_cast<size_t>(r2.end_offset));
+  CHECK(decode_records(*raw)->size() == 2);
+  CHECK(s.read_commit_log(r2.end_offset, 100).value().empty());
+  CHECK(s.read_commit_log(r.wrote_offset, 10).value().size() == 10);
 }
 
 TEST_CASE("segment roll-over writes a BLANK and never splits a record") {
@@ -164,10 +173,13 @@ TEST_CASE("pre-created segment is taken at roll-over") {
   REQUIRE(s.open().ok());
   REQUIRE(s.put_message(make_msg("T", 0, "x"), 1).ok());
   int64_t misses = s.precreate_misses();
+  CHECK(s.needs_precreate());
   REQUIRE(s.precreate_next_file().ok());
+  CHECK_FALSE(s.needs_precreate());
   CHECK(fs.exists("/s/commitlog/" + offset_to_file_name(1024)));
   for (int i = 0; s.max_phy_offset() <= 1024; ++i) REQUIRE(s.put_message(make_msg("T", 0, body_for(i)), 1).ok());
   CHECK(s.precreate_misses() == misses);
+  CHECK(s.needs_precreate());
   // The next roll-over was not pre-created: it is created on the spot and counted.
   while (s.max_phy_offset() <= 2048) REQUIRE(s.put_message(make_msg("T", 0, "y"), 1).ok());
   CHECK(s.precreate_misses() == misses + 1);
@@ -283,7 +295,7 @@ TEST_CASE("tag filtering by hash code") {
 
 TEST_CASE("every GetMessageStatus") {
   FaultInjectingFileSystem fs;
-  fs.create_directories("/s/consumequeue/Empty/0");
+  REQUIRE(fs.create_directories("/s/consumequeue/Empty/0").ok());
   {
     auto f = fs.open("/s/consumequeue/Empty/0/" + offset_to_file_name(0), true);
     REQUIRE(f.ok());
@@ -632,4 +644,138 @@ TEST_CASE("dispatchers see every record at put and again at recovery") {
   s.add_dispatcher(&c2);
   REQUIRE(s.open().ok());
   CHECK(c2.seen == c1.seen);
+}
+
+TEST_CASE("mmap and pwrite appends write identical files") {
+  test::TempDir dir;
+  PosixFileSystem fs;
+  for (bool mmap : {true, false}) {
+    auto cfg = small_config(dir.path() + (mmap ? "/m" : "/p"), 32768, 10);
+    cfg.append_by_mmap = mmap;
+    MessageStore s(cfg, fs, quiet_log());
+    REQUIRE(s.open().ok());
+    // Records above kMmapAppendMaxBytes take the pwrite path even on a mapped segment.
+    for (int i = 0; i < 80; ++i)
+      REQUIRE(s.put_message(make_msg("I", i % 2, i % 10 == 3 ? std::string(9000, 'L') : body_for(i), "t"), 100 + i).ok());
+    REQUIRE(s.precreate_next_file().ok());
+    for (int i = 80; i < 120; ++i) REQUIRE(s.put_message(make_msg("I", i % 2, body_for(i), "t"), 100 + i).ok());
+    REQUIRE(s.shutdown().ok());
+  }
+  auto names = fs.list(dir.path() + "/m/commitlog").value();
+  CHECK(names.size() >= 3);
+  for (const auto& n : names) {
+    auto a = read_whole_file(fs, dir.path() + "/m/commitlog/" + n);
+    auto b = read_whole_file(fs, dir.path() + "/p/commitlog/" + n);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(*a == *b);
+  }
+  for (const char* q : {"0", "1"}) {
+    auto cq = fs.list(dir.path() + "/m/consumequeue/I/" + q).value();
+    for (const auto& n : cq)
+      CHECK(read_whole_file(fs, dir.path() + "/m/consumequeue/I/" + q + "/" + n).value() ==
+            read_whole_file(fs, dir.path() + "/p/consumequeue/I/" + q + "/" + n).value());
+  }
+}
+
+TEST_CASE("byte limit counts only matching messages; a unit that does not fit starts the next pull") {
+  FaultInjectingFileSystem fs;
+  MessageStore s(small_config("/s", 1 << 16, 100), fs, quiet_log());
+  REQUIRE(s.open().ok());
+  for (int i = 0; i < 12; ++i) {
+    bool big = i % 2 == 1;
+    REQUIRE(s.put_message(make_msg("L", 0, std::string(big ? 3000 : 10, 'a'), big ? "Big" : "Small"), 1).ok());
+  }
+  int64_t small_code = java_string_hash("Small");
+  auto only_small = [&](int64_t c) { return c == small_code; };
+  // Big records are skipped by the filter and do not count against 1000 bytes.
+  auto g = s.get_message("L", 0, 0, 32, 1000, only_small);
+  REQUIRE(g.status == GetMessageStatus::kFound);
+  CHECK(g.messages.size() == 6);
+  CHECK(g.next_begin_offset == 12);
+  // Without the filter: the first record always goes, the second (3000 B) does not fit.
+  auto h = s.get_message("L", 0, 0, 32, 1000);
+  REQUIRE(h.messages.size() == 1);
+  CHECK(h.next_begin_offset == 1);
+  auto k = s.get_message("L", 0, 1, 32, 1000);
+  REQUIRE(k.messages.size() == 1);
+  CHECK(k.messages[0].size > 3000);
+  CHECK(k.next_begin_offset == 2);
+}
+
+TEST_CASE("worker calls (flush, precreate, expiry) run concurrently with appends and reads") {
+  test::TempDir dir;
+  PosixFileSystem fs;
+  auto cfg = small_config(dir.path(), 8192, 64);
+  MessageStore s(cfg, fs, quiet_log());
+  REQUIRE(s.open().ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> flushes{0}, expired{0};
+  std::thread worker([&] {
+    int n = 0;
+    while (!stop.load()) {
+      auto f = s.flush();
+      REQUIRE(f.ok());
+      ++flushes;
+      if (s.needs_precreate()) (void)s.precreate_next_file();
+      if (++n % 4 == 0) {
+        ExpiryRequest req;
+        req.disk_used_ratio = 0.86;  // forcible: delete whatever is flushed, except the last file
+        expired += s.delete_expired_files(req);
+      }
+    }
+  });
+  int64_t puts = 0, reads_found = 0;
+  // Until the worker has expired files a few times; a slow disk only makes this take longer
+  // (bounded by 30 s, then the expiry check below fails).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (int i = 0; i < 6000 || i % 4 != 0 || (expired.load() < 3 && std::chrono::steady_clock::now() < deadline);
+       ++i) {
+    auto r = s.put_message(make_msg("Z", i % 4, body_for(i), "t", std::to_string(i)), 1000 + i);
+    REQUIRE(r.ok());
+    ++puts;
+    if (i % 16 == 0) {
+      int32_t q = i % 4;
+      int64_t from = s.min_offset_in_queue("Z", q);
+      auto g = s.get_message("Z", q, from, 8, 1 << 20);
+      // Expiry racing with the read gives RocketMQ's "being removed" statuses, never garbage.
+      bool ok_status = g.status == GetMessageStatus::kFound || g.status == GetMessageStatus::kMessageWasRemoving ||
+                       g.status == GetMessageStatus::kOffsetTooSmall || g.status == GetMessageStatus::kOffsetFoundNull ||
+                       // every record of this queue expired (right after a roll-over): nothing to read
+                       (g.status == GetMessageStatus::kOffsetOverflowOne && g.min_offset == g.max_offset);
+      CHECK_MESSAGE(ok_status, std::string(get_message_status_name(g.status)));
+      if (g.status == GetMessageStatus::kFound) {
+        ++reads_found;
+        auto recs = decode_records(g.buffer);
+        REQUIRE(recs.ok());
+        for (const auto& m : *recs) {
+          int seq = std::stoi(std::string(*find_property(m.properties, "UNIQ_KEY")));
+          if (m.body != body_for(seq)) FAIL_CHECK("record " << seq << " differs");
+        }
+      }
+    }
+  }
+  stop = true;
+  worker.join();
+  CHECK(flushes.load() > 0);
+  CHECK(expired.load() >= 1);
+  CHECK(reads_found > 0);
+  MESSAGE("concurrent run: " << puts << " puts, " << flushes.load() << " flushes, " << expired.load()
+                             << " files expired");
+  // Whatever expiry left is intact and dense from each queue's min offset.
+  for (int32_t q = 0; q < 4; ++q) {
+    int64_t off = s.min_offset_in_queue("Z", q);
+    CHECK(s.max_offset_in_queue("Z", q) == puts / 4);
+    int64_t expect = off;
+    while (true) {
+      auto g = s.get_message("Z", q, off, 64, 1 << 20);
+      if (g.status != GetMessageStatus::kFound) break;
+      auto recs = decode_records(g.buffer);
+      REQUIRE(recs.ok());
+      for (const auto& m : *recs) CHECK(m.queue_offset == expect++);
+      off = g.next_begin_offset;
+    }
+    CHECK(expect == puts / 4);
+  }
+  REQUIRE(s.shutdown().ok());
 }
