@@ -223,6 +223,22 @@ void Broker::run_flush(bool full) {
                   });
 }
 
+void Broker::maybe_precreate() {
+  if (precreate_running_ || !store_ || !store_->needs_precreate()) return;
+  precreate_running_ = true;
+  store::MessageStore* store = store_.get();
+  std::weak_ptr<bool> alive = alive_;
+  Logger log = log_;
+  strand_->submit(
+      [store, log] {
+        auto r = store->precreate_next_file();
+        if (!r.ok()) log.warn("pre-creating the next commit log file failed: " + r.detail());
+      },
+      [this, alive] {
+        if (!alive.expired()) precreate_running_ = false;
+      });
+}
+
 void Broker::persist_metadata() {
   std::string dir = config_.store.store_path_root_dir + "/config/";
   std::vector<std::pair<std::string, std::string>> writes;
@@ -252,9 +268,15 @@ void Broker::housekeeping() {
     store::ExpiryRequest req;
     req.now_ms = now_ms();
     req.is_delete_time = store_->is_delete_hour(local.tm_hour);
-    req.disk_used_ratio = store::disk_used_ratio(config_.store.store_path_root_dir);
-    int deleted = store_->delete_expired_files(req);
-    if (deleted > 0) log_.info("deleted " + std::to_string(deleted) + " expired commit log files");
+    // Measuring the disk and unlinking big files both block: run them on this broker's strand.
+    std::string root = config_.store.store_path_root_dir;
+    store::MessageStore* store = store_.get();
+    Logger log = log_;
+    strand_->submit([store, req, root, log]() mutable {
+      req.disk_used_ratio = store::disk_used_ratio(root);
+      int deleted = store->delete_expired_files(req);
+      if (deleted > 0) log.info("deleted " + std::to_string(deleted) + " expired commit log files");
+    });
   }
 }
 

@@ -75,6 +75,8 @@ class Broker {
   // CommitLog, which is all an acknowledged SYNC_FLUSH put needs (recovery rebuilds the rest).
   void run_flush(bool full);
   void persist_metadata();
+  // Creates the next CommitLog segment on the worker before a put needs it.
+  void maybe_precreate();
   void housekeeping();
   void notify_consumer_ids_changed(const std::string& group);
   int64_t now_ms() const { return clock_.now_ms(); }
@@ -122,6 +124,7 @@ class Broker {
   bool flush_running_ = false;
   bool flush_again_ = false;
   bool flush_again_full_ = false;
+  bool precreate_running_ = false;
 
   // Counters for GET_BROKER_RUNTIME_INFO.
   int64_t boot_timestamp_ms_ = 0;

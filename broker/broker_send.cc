@@ -168,6 +168,7 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
     r = store_->put_message(m, now_ms());
   }
   if (r.ok()) {
+    maybe_precreate();
     put_total_ += r.msg_num;
     pull_holds_.notify_message_arriving(h.topic, queue_id, r.logics_offset + r.msg_num);
   }

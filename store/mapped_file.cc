@@ -179,6 +179,7 @@ std::shared_ptr<MappedFile> MappedFileQueue::find_file(int64_t offset) const {
 }
 
 IoResult<std::shared_ptr<MappedFile>> MappedFileQueue::create_file(int64_t from_offset) {
+  std::lock_guard creating(create_mu_);
   std::shared_ptr<MappedFile> mf;
   {
     std::lock_guard g(mu_);
@@ -210,6 +211,7 @@ IoResult<std::shared_ptr<MappedFile>> MappedFileQueue::create_file(int64_t from_
 }
 
 IoResult<Unit> MappedFileQueue::precreate_next() {
+  std::lock_guard creating(create_mu_);
   int64_t next;
   {
     std::lock_guard g(mu_);

@@ -145,6 +145,9 @@ class MappedFileQueue {
   int64_t file_size_;
   bool use_mmap_;
   mutable std::mutex mu_;
+  // Held for the whole creation of a segment, by the owner (roll-over) and the worker (pre-creation)
+  // alike: two handles racing to create, fallocate and map the same file must never happen.
+  std::mutex create_mu_;
   std::vector<std::shared_ptr<MappedFile>> files_;
   std::shared_ptr<MappedFile> precreated_;
   std::atomic<int64_t> flushed_where_{0};

@@ -732,7 +732,7 @@ TEST_CASE("worker calls (flush, precreate, expiry) run concurrently with appends
   for (int i = 0; i < 6000 || i % 4 != 0 || (expired.load() < 3 && std::chrono::steady_clock::now() < deadline);
        ++i) {
     auto r = s.put_message(make_msg("Z", i % 4, body_for(i), "t", std::to_string(i)), 1000 + i);
-    REQUIRE(r.ok());
+    REQUIRE_MESSAGE(r.ok(), put_message_status_name(r.status) << ": " << r.detail << " / " << s.writability_reason());
     ++puts;
     if (i % 16 == 0) {
       int32_t q = i % 4;
