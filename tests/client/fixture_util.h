@@ -1,5 +1,6 @@
 // Reading shared/fixtures/wire/*.jsonl: one captured remoting frame per line.
 #pragma once
+#include "tests/support/fixture_files.h"
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,31 +16,6 @@ struct CapturedFrame {
   std::string roles;
   RemotingCommand cmd;  // header decoded, body attached
 };
-
-inline std::string base64_decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  int bits = 0;
-  uint32_t acc = 0;
-  for (char c : in) {
-    int v = val(c);
-    if (v < 0) continue;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
 
 inline std::vector<CapturedFrame> load_frames(const std::string& file) {
   std::ifstream in(std::string(MQ_FIXTURES_DIR) + "/wire/" + file, std::ios::binary);

@@ -7,7 +7,7 @@
 
 #include "codec/fastjson.h"
 #include "codec/remoting_command.h"
-#include "test_util.h"
+#include "tests/support/fixture_files.h"
 
 using namespace mq;
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 #include "base/hash.h"
 #include "codec/fastjson.h"
 #include "codec/route_data.h"
-#include "../codec/test_util.h"
+#include "tests/support/fixture_files.h"
 
 using namespace mq;
 

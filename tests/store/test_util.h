@@ -1,6 +1,7 @@
 // Helpers for the store tests: temp directories, base64, SHA-1 and zlib inflate (to compare bodies
 // with the fixture manifests). Header-only; test code, not production code.
 #pragma once
+#include "tests/support/fixture_files.h"
 #include <unistd.h>
 #include <zlib.h>
 
@@ -42,31 +43,6 @@ inline void copy_tree(const std::string& from, const std::string& to) {
   for (auto& e : fs::recursive_directory_iterator(to))
     fs::permissions(e.path(), fs::perms::owner_all, fs::perm_options::add);
   fs::permissions(to, fs::perms::owner_all, fs::perm_options::add);
-}
-
-inline std::string base64_decode(const std::string& in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = val(c);
-    if (v < 0) continue;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
 }
 
 inline std::string sha1_hex(std::string_view data) {

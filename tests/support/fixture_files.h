@@ -1,3 +1,5 @@
+// Helpers shared by every test that reads ../shared/fixtures: whole files and the base64 bodies
+// of the captured wire frames.
 #pragma once
 #include <fstream>
 #include <sstream>
