@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@ bool ChildProcess::start(const std::vector<std::string>& argv) {
   pid_ = ::fork();
   if (pid_ < 0) return false;
   if (pid_ == 0) {
+    // If the test process dies (a crash, a kill), its servers die with it instead of lingering.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
     std::vector<char*> args;
