@@ -215,17 +215,5 @@ RemotingCommand make_unregister_request(const std::string& client_id, const std:
   return req;
 }
 
-std::vector<std::string> split_name_servers(std::string_view list) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t semi = list.find(';', pos);
-    std::string_view part = trim(list.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
-    if (!part.empty()) out.emplace_back(part);
-    if (semi == std::string_view::npos) break;
-    pos = semi + 1;
-  }
-  return out;
-}
 
 }  // namespace mq

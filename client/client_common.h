@@ -121,7 +121,5 @@ RemotingCommand make_unregister_request(const std::string& client_id, const std:
 // The retry topic every CLUSTERING consumer group subscribes to.
 inline std::string retry_topic(const std::string& group) { return "%RETRY%" + group; }
 
-// Splits a `;`-separated NameServer list, dropping blanks.
-std::vector<std::string> split_name_servers(std::string_view list);
 
 }  // namespace mq

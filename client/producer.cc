@@ -177,7 +177,7 @@ Producer::Producer(EventLoop& loop, ProducerOptions options, Logger log)
       client_id_(make_client_id(client_ip_, options_.instance_name.empty() ? default_instance_name()
                                                                            : options_.instance_name)),
       rpc_(std::make_unique<RemotingClient>(loop, RemotingClientOptions{}, log_)),
-      routes_(std::make_unique<TopicRouteCache>(*rpc_, split_name_servers(options_.name_servers),
+      routes_(std::make_unique<TopicRouteCache>(*rpc_, split_addr_list(options_.name_servers),
                                                 options_.rpc_timeout_ms, log_)),
       uniq_(client_ip_, static_cast<uint32_t>(getpid()), static_cast<int32_t>(std::random_device{}())),
       random_start_(std::random_device{}()),
@@ -477,25 +477,8 @@ void Producer::shutdown(std::function<void()> done) {
   closing_ = true;
   route_timer_.stop();
   heartbeat_timer_.stop();
-  std::vector<std::string> addrs;
-  for (auto& [name, ids] : routes_->broker_addrs())
-    for (auto& [id, addr] : ids) addrs.push_back(addr);
-  if (addrs.empty()) {
-    loop_.post(std::move(done));
-    return;
-  }
-  auto left = std::make_shared<size_t>(addrs.size());
-  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
-  for (auto& addr : addrs) {
-    rpc_->invoke(addr, make_unregister_request(client_id_, options_.group, ""), options_.rpc_timeout_ms,
-                 [left, shared_done](Result<RemotingCommand, RpcError>) {
-                   if (--*left == 0 && *shared_done) {
-                     auto d = std::move(*shared_done);
-                     *shared_done = nullptr;
-                     d();
-                   }
-                 });
-  }
+  routes_->send_to_all_brokers(loop_, make_unregister_request(client_id_, options_.group, ""), options_.rpc_timeout_ms,
+                               std::move(done));
 }
 
 BlockingProducer::BlockingProducer(ProducerOptions options, Logger log)

@@ -162,4 +162,26 @@ std::string TopicRouteCache::find_broker_addr(const std::string& broker_name, in
   return it->second.begin()->second;
 }
 
+void TopicRouteCache::send_to_all_brokers(EventLoop& loop, const RemotingCommand& request, int64_t timeout_ms,
+                                          std::function<void()> done) {
+  std::vector<std::string> addrs;
+  for (auto& [name, ids] : broker_addrs())
+    for (auto& [id, addr] : ids) addrs.push_back(addr);
+  if (addrs.empty()) {
+    loop.post(std::move(done));
+    return;
+  }
+  auto left = std::make_shared<size_t>(addrs.size());
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& addr : addrs) {
+    rpc_.invoke(addr, request, timeout_ms, [left, shared_done](Result<RemotingCommand, RpcError>) {
+      if (--*left == 0 && *shared_done) {
+        auto d = std::move(*shared_done);
+        *shared_done = nullptr;
+        d();
+      }
+    });
+  }
+}
+
 }  // namespace mq

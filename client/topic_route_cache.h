@@ -48,6 +48,10 @@ class TopicRouteCache {
   void refresh_all();
   // Fails every waiting callback with kShutdown and ignores answers from now on.
   void shutdown();
+  // Sends `request` to every broker address seen in a route (UNREGISTER_CLIENT at shutdown) and runs
+  // `done` once every answer (or failure) is in; at once when no broker is known.
+  void send_to_all_brokers(EventLoop& loop, const RemotingCommand& request, int64_t timeout_ms,
+                           std::function<void()> done);
 
   // Address of `broker_name`'s broker `broker_id`; with `only_this` false, falls back to the master
   // and then to any address (findBrokerAddressInSubscribe). Empty when unknown.

@@ -149,7 +149,7 @@ class NullBroker {
     tbw.topic_name = "TBW102";
     tbw.perm = 7;
     w.topic_config_table["TBW102"] = tbw;
-    for (auto& ns : split_name_servers(o_.name_servers)) {
+    for (auto& ns : split_addr_list(o_.name_servers)) {
       RemotingCommand req = RemotingCommand::request(request_code::kRegisterBroker);
       req.ext_fields.set("brokerName", o_.broker_name);
       req.ext_fields.set("brokerAddr", o_.host + ":" + std::to_string(o_.port));

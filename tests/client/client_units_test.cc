@@ -51,7 +51,7 @@ TEST_CASE("UNIQ_KEY: ip, pid, instance hash, ms since the month started, counter
 TEST_CASE("clientID and NameServer lists") {
   CHECK(make_client_id("10.0.0.9", "123#456") == "10.0.0.9@123#456");
   CHECK(default_instance_name() != default_instance_name());
-  auto ns = split_name_servers(" 127.0.0.1:9876; ;127.0.0.2:9876;");
+  auto ns = split_addr_list(" 127.0.0.1:9876; ;127.0.0.2:9876;");
   REQUIRE(ns.size() == 2);
   CHECK(ns[1] == "127.0.0.2:9876");
 }
