@@ -37,6 +37,15 @@ std::vector<int64_t> parse_delay_levels(const std::string& text) {
   return out;
 }
 
+// A record cut short by a crash or by the end of a replicated chunk reads back with zeros where its
+// last bytes belong. When the cut falls inside the topic or properties the lengths still add up and
+// no CRC covers them, but a real record ends in a non-zero byte: the last property character, or the
+// last topic character when there are no properties (its PROPERTIESLEN is then truly zero).
+bool ends_in_zero(const MessageRecord& m) {
+  std::string_view last_field = m.properties.empty() ? m.topic : m.properties;
+  return last_field.empty() || last_field.back() == '\0';
+}
+
 bool gets_queue_unit(int32_t sys_flag) {
   int32_t t = sysflag::transaction_type(sys_flag);
   return t == sysflag::kTransactionNotType || t == sysflag::kTransactionCommitType;
@@ -65,13 +74,18 @@ class SegmentScanner {
       std::string_view head = view(position, 8);
       int32_t total = static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t*>(head.data())));
       size_t want = total > 8 && position + total <= size ? static_cast<size_t>(total) : 8;
-      if (auto r = ensure(position, want); !r) return r.error();
+      // Also the 8 bytes after it, which say whether it is the last record (see ends_in_zero).
+      size_t with_next = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(want) + 8, size - position));
+      if (auto r = ensure(position, with_next); !r) return r.error();
       auto e = decode_entry(view(position, want), DecodeOptions{check_crc});
       if (!e) return End{position, Stop::kInvalid, e.detail()};
       if (e->blank) return End{position, Stop::kBlank, {}};
       if (e->message.physical_offset != f_.file_from_offset() + position)
         return End{position, Stop::kInvalid,
                    "physical offset field " + std::to_string(e->message.physical_offset)};
+      // Only at the end of the data: an odd record in the middle must not truncate the log.
+      if (ends_in_zero(e->message) && is_data_end(position + e->size))
+        return End{position, Stop::kInvalid, "last record ends in a zero byte: cut short"};
       on_record(e->message, position);
       position += e->size;
     }
@@ -85,6 +99,12 @@ class SegmentScanner {
     len = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(len), f_.file_size() - position));
     buf_start_ = position;
     return f_.read(position, len, buf_);
+  }
+  // True when nothing follows `position` (zeros or the end of the file).
+  bool is_data_end(int64_t position) const {
+    if (position + 8 > f_.file_size()) return true;
+    std::string_view next = view(position, 8);
+    return std::all_of(next.begin(), next.end(), [](char c) { return c == 0; });
   }
   std::string_view view(int64_t position, size_t n) const {
     return std::string_view(buf_).substr(static_cast<size_t>(position - buf_start_), n);
@@ -250,6 +270,7 @@ IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
   if (files.empty()) {
     for (auto* q : cqs)
       if (auto r = q->truncate_dirty(0); !r) return r.error();
+    dispatched_offset_ = 0;
     return report;
   }
 
@@ -350,6 +371,9 @@ IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
     if (!dispatch_error) return dispatch_error.error();
   }
 
+  // Recovery ends the log at a record boundary (or a segment end after a BLANK), with every record
+  // before it dispatched: replicated appends continue dispatching from there.
+  dispatched_offset_ = commit_log_.max_offset();
   // Queue offsets continue from the ConsumeQueues; min offsets follow the CommitLog.
   {
     std::lock_guard g(cq_mu_);
@@ -621,6 +645,7 @@ PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
   for (auto* d : dispatchers_)
     for (size_t i = 0; i < enc.records.size(); ++i) d->dispatch(enc.records[i], enc.tags_codes[i]);
   last_store_timestamp_.store(now_ms, std::memory_order_release);
+  dispatched_offset_ = wrote_offset + static_cast<int64_t>(enc.total_bytes);
 
   res.status = PutMessageStatus::kPutOk;
   res.wrote_offset = wrote_offset;
@@ -633,6 +658,110 @@ PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
   for (const auto& r : enc.records)
     res.msg_ids.push_back(make_offset_msg_id(r.store_host, r.physical_offset));
   return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replicated appends (slave side of HA)
+
+IoResult<Unit> MessageStore::append_replicated(int64_t start_offset, std::string_view data,
+                                               int64_t /*now_ms*/) {
+  if (auto w = check_writable(); !w.ok()) {
+    // An open, writable store refuses only because the disk is full.
+    IoError code = opened_ && is_writable() ? IoError::kNoSpace : IoError::kIo;
+    return make_error(code, "replicated append refused: " + w.detail);
+  }
+  const int64_t file_size = config_.mapped_file_size_commit_log;
+  const bool empty = commit_log_.empty();
+  if (empty && (start_offset < 0 || start_offset % file_size != 0))
+    return make_error(IoError::kCorrupt, "replicated data starts at commit log offset " +
+                                             std::to_string(start_offset) +
+                                             ", which is not a segment start (segments of " +
+                                             std::to_string(file_size) + " bytes), and this commit log is empty");
+  if (!empty && start_offset != max_phy_offset())
+    return make_error(IoError::kCorrupt, "replicated data starts at commit log offset " +
+                                             std::to_string(start_offset) + " but this commit log ends at " +
+                                             std::to_string(max_phy_offset()));
+  if (data.empty()) return Unit{};
+  if (empty) dispatched_offset_ = start_offset;
+
+  IoResult<Unit> written = Unit{};
+  size_t done = 0;
+  while (done < data.size()) {
+    auto file = commit_log_.last_file();
+    if (!file || file->is_full()) {
+      auto created = commit_log_.create_file(file ? file->file_from_offset() + file_size : start_offset);
+      if (!created) {
+        // As for puts, not fatal: what is written stays, the master resends from max_phy_offset().
+        written = make_error(created.code(), "create commit log file: " + created.detail());
+        break;
+      }
+      file = *created;
+    }
+    size_t n = std::min<size_t>(data.size() - done, static_cast<size_t>(file->free_bytes()));
+    if (auto r = file->append(data.data() + done, n); !r) {
+      set_unwritable("write replicated commit log data at " + std::to_string(max_phy_offset()) + ": " +
+                     io_error_name(r.code()) + ": " + r.detail());
+      written = r;
+      break;
+    }
+    done += n;
+  }
+  // Whatever was written, its complete records get their units.
+  auto dispatched = dispatch_replicated();
+  if (!written) return written;
+  return dispatched;
+}
+
+// RocketMQ's ReputMessageService, run right after each replicated append: dispatches every record
+// that is complete from the cursor on. One read per segment covers the incomplete record left last
+// time plus the new bytes.
+IoResult<Unit> MessageStore::dispatch_replicated() {
+  const int64_t min_record = static_cast<int64_t>(message_record_size(0, 0, 0, 0));
+  std::string buf;
+  while (true) {
+    auto f = commit_log_.find_file(dispatched_offset_);
+    if (!f) return Unit{};  // after a BLANK, until the next segment arrives
+    const int64_t pos = dispatched_offset_ - f->file_from_offset();
+    const int64_t avail = f->wrote_position() - pos;
+    if (avail < 8) return Unit{};
+    if (auto r = f->read(pos, static_cast<size_t>(avail), buf); !r) return r;
+    size_t at = 0;
+    while (true) {
+      const int64_t offset = dispatched_offset_;
+      auto bad = [&](const std::string& why) -> IoResult<Unit> {
+        std::string what = "replicated record at commit log offset " + std::to_string(offset) + ": " + why;
+        set_unwritable(what);
+        return make_error(IoError::kCorrupt, what);
+      };
+      if (buf.size() - at < 8) return Unit{};
+      const auto* head = reinterpret_cast<const uint8_t*>(buf.data() + at);
+      const int64_t total = static_cast<int32_t>(get_be32(head));
+      const uint32_t magic = get_be32(head + 4);
+      if (magic == kBlankMagic) {
+        dispatched_offset_ = f->file_from_offset() + f->file_size();
+        break;
+      }
+      if (magic != kMessageMagicV1 && magic != kMessageMagicV2) return bad("bad magic code");
+      // Every record leaves room for the BLANK that ends its segment, as ours and Java's do.
+      const int64_t room = f->file_size() - (offset - f->file_from_offset()) - kEndFileMinBlankLength;
+      if (total < min_record || total > room) return bad("impossible size " + std::to_string(total));
+      if (static_cast<int64_t>(buf.size() - at) < total) return Unit{};  // the next chunk completes it
+      auto e = decode_entry(std::string_view(buf).substr(at, static_cast<size_t>(total)), DecodeOptions{false});
+      if (!e) return bad(e.detail());
+      const MessageRecord& rec = e->message;
+      if (rec.physical_offset != offset)
+        return bad("physical offset field " + std::to_string(rec.physical_offset));
+      if (auto r = dispatch(rec); !r) {
+        set_unwritable("write consume queue for the record at " + std::to_string(offset) + ": " + r.detail());
+        return r;
+      }
+      if (gets_queue_unit(rec.sys_flag))
+        queue_offset_slot(std::string(rec.topic), rec.queue_id) = rec.queue_offset + 1;
+      last_store_timestamp_.store(rec.store_timestamp, std::memory_order_release);
+      dispatched_offset_ = offset + total;
+      at += static_cast<size_t>(total);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

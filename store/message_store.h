@@ -20,13 +20,35 @@
 // only records the ConsumeQueues do not reference yet (all of them if consumequeue/ is gone). Queue
 // offsets then continue from the ConsumeQueues. Finally `abort` is created and fsync'd; shutdown()
 // flushes everything and removes it (it stays if the store became unwritable).
+// A record cut short at the tail (a crash inside its write, or a slave's chunk ending inside it) is
+// found by its bytes: the sizes do not add up, or the body CRC fails, or (when the cut falls inside
+// the topic or properties, which no CRC covers) the record's last byte is zero where a real record
+// ends in a topic or property character. That last check applies only to the record at the end of
+// the data, so an odd message in the middle of the log never truncates what follows it (the price:
+// a last record whose properties really end in a NUL byte is cut at a restart).
+//
+// Replicated appends (slave side of master-slave HA; RocketMQ's appendToCommitLog plus
+// ReputMessageService). A slave store takes only append_replicated(): the master's raw CommitLog
+// bytes, written unchanged at the same offsets, segment by segment (a chunk may end inside a record
+// or cross a segment end; the master's BLANK and the zeros after it are copied like anything else).
+// A new slave (empty CommitLog) may start at any multiple of the segment size (the master starts it
+// at its last segment); after that each chunk must start at max_phy_offset(), so a diverged master is
+// refused, not spliced in. After writing, every record that is now complete is dispatched from a
+// cursor (dispatched_offset()) exactly as a put would: ConsumeQueue unit with the record's own queue
+// offset, dispatchers, queue offsets, store timestamp; an incomplete tail waits for the next chunk.
+// Puts never go to a slave store (the broker enforces it; two writers would fight over offsets).
+// Crash behaviour: recovery (normal or abnormal) ends the log after the last complete record, so an
+// incomplete tail (a kill -9 mid-chunk, or a clean shutdown between chunks) is zeroed with a warning
+// and max_phy_offset() says where the master must resend from.
+//
 // Durability: with ASYNC_FLUSH a completed put is in the page cache, so it survives kill -9; with
 // SYNC_FLUSH the broker answers only once flushed_offset() >= end_offset (store/group_commit.h), so it
 // survives an OS crash as well (proved with store/fault_fs.h and by kill -9 tests).
 //
 // Thread-safety contract (the broker follows it):
 //  * Owner thread (the broker's loop thread) calls everything except the worker calls below:
-//    open, put_message(s), every read (get_message, offsets, lookups), needs_precreate, shutdown.
+//    open, put_message(s), append_replicated, every read (get_message, offsets, lookups),
+//    needs_precreate, shutdown.
 //    Appends are memcpy into mapped segments (or pwrite) into the page cache; none of these calls
 //    fsync except open and shutdown (run those when nothing else runs).
 //  * Worker calls, from one worker thread at a time (the broker serialises its per-broker disk jobs),
@@ -41,8 +63,9 @@
 //  * flushed_offset(), max_phy_offset(), min_phy_offset(), is_writable() are safe from any thread.
 //  * The store starts no threads, reads no clock (now_ms is passed in) and does no network I/O.
 // Errors: a failed write or fsync is never retried: the store stops accepting puts
-// (SERVICE_NOT_AVAILABLE) and writability_reason() says why; reads keep working. A full disk is
-// SERVICE_NOT_AVAILABLE too (when a segment cannot be created, or above disk_space_warning_level_ratio
+// (SERVICE_NOT_AVAILABLE) and replicated appends, and writability_reason() says why; reads keep
+// working. Replicated bytes that cannot be a record (bad magic, impossible size) stop it the same
+// way. A full disk is SERVICE_NOT_AVAILABLE too (when a segment cannot be created, or above disk_space_warning_level_ratio
 // as reported to delete_expired_files), never a crash or a torn file.
 #pragma once
 #include <atomic>
@@ -225,6 +248,18 @@ class MessageStore {
   // --- owner thread: writes ---
   PutMessageResult put_message(const MessageToStore& msg, int64_t now_ms);
   PutMessageResult put_messages(const BatchToStore& batch, int64_t now_ms);
+  // Slave side of HA (RocketMQ's appendToCommitLog), see the top of this file. Writes `data` at
+  // start_offset, which must be max_phy_offset() (or, in an empty store, a multiple of the segment
+  // size); a mismatch is a kCorrupt error naming both offsets, and nothing is written. Afterwards
+  // max_phy_offset() == start_offset + data.size() and every complete record is dispatched. Refused
+  // like puts when the store is not writable (kNoSpace when the disk is full, else kIo). A failed
+  // write or an impossible record stops the store; a segment that cannot be created does not, but
+  // the bytes before it stay written (the master resends from max_phy_offset()). now_ms is unused:
+  // store times come from the master's records.
+  IoResult<Unit> append_replicated(int64_t start_offset, std::string_view data, int64_t now_ms);
+  // Owner thread: where the next record to dispatch starts (the end of the last record whose
+  // ConsumeQueue unit is written; after a BLANK, the next segment's start).
+  int64_t dispatched_offset() const { return dispatched_offset_; }
 
   // --- worker thread ---
   // Flushes CommitLog and ConsumeQueues, then the checkpoint; returns the CommitLog flushed offset.
@@ -298,6 +333,7 @@ class MessageStore {
   IoResult<Unit> load_consume_queues();
   IoResult<RecoveryReport> recover(bool abnormal);
   IoResult<Unit> dispatch(const MessageRecord& rec);
+  IoResult<Unit> dispatch_replicated();
   int64_t& queue_offset_slot(const std::string& topic, int32_t queue_id);
 
   MessageStoreConfig config_;
@@ -323,6 +359,7 @@ class MessageStore {
   // Store time of the last appended record, read by flush() for the checkpoint.
   std::atomic<int64_t> last_store_timestamp_{0};
   std::vector<CommitLogDispatcher*> dispatchers_;
+  int64_t dispatched_offset_ = 0;  // owner thread
   bool opened_ = false;
   std::string scratch_;  // reused encode buffer
 };
