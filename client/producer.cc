@@ -64,18 +64,18 @@ const char* send_status_name(SendStatus s) {
   return "?";
 }
 
-RemotingCommand make_send_request(const SendHeader& h, std::string body) {
+RemotingCommand make_send_request(SendHeader&& h, std::string body) {
   RemotingCommand req = RemotingCommand::request(h.batch ? request_code::kSendBatchMessage : request_code::kSendMessageV2);
   ExtFields& f = req.ext_fields;
-  f.set("a", h.producer_group);
+  f.set("a", std::move(h.producer_group));
   f.set("b", h.topic);
-  f.set("c", h.default_topic);
+  f.set("c", std::move(h.default_topic));
   f.set("d", h.default_topic_queue_nums);
   f.set("e", h.queue_id);
   f.set("f", h.sys_flag);
   f.set("g", h.born_timestamp);
   f.set("h", h.flag);
-  f.set("i", h.properties);
+  f.set("i", std::move(h.properties));
   f.set("j", h.reconsume_times);
   f.set_bool("k", h.unit_mode);
   // Java fills maxReconsumeTimes only when re-sending to a retry topic.
@@ -85,17 +85,29 @@ RemotingCommand make_send_request(const SendHeader& h, std::string body) {
   return req;
 }
 
+RemotingCommand make_send_request(const SendHeader& h, std::string body) {
+  return make_send_request(SendHeader(h), std::move(body));
+}
+
 std::string build_message_properties(const Message& m, const std::string& uniq_key) {
-  PropertyList props;
-  props.reserve(m.user_properties.size() + 5);
-  for (auto& p : m.user_properties) props.push_back(p);
-  if (!m.keys.empty()) props.emplace_back(std::string(property::kKeys), m.keys);
-  props.emplace_back(std::string(property::kUniqKey), uniq_key);
-  props.emplace_back(std::string(property::kWaitStoreMsgOk), m.wait_store_msg_ok ? "true" : "false");
-  if (!m.tags.empty()) props.emplace_back(std::string(property::kTags), m.tags);
-  if (m.delay_time_level > 0)
-    props.emplace_back(std::string(property::kDelayTimeLevel), std::to_string(m.delay_time_level));
-  return encode_properties(props);
+  // encode_properties of (user properties, KEYS, UNIQ_KEY, WAIT, TAGS, DELAY), written directly.
+  std::string s;
+  size_t n = uniq_key.size() + m.keys.size() + m.tags.size() + 48;
+  for (auto& [k, v] : m.user_properties) n += k.size() + v.size() + 2;
+  s.reserve(n);
+  auto add = [&s](std::string_view k, std::string_view v) {
+    if (!s.empty()) s.push_back(kPropertySeparator);
+    s.append(k);
+    s.push_back(kNameValueSeparator);
+    s.append(v);
+  };
+  for (auto& [k, v] : m.user_properties) add(k, v);
+  if (!m.keys.empty()) add(property::kKeys, m.keys);
+  add(property::kUniqKey, uniq_key);
+  add(property::kWaitStoreMsgOk, m.wait_store_msg_ok ? "true" : "false");
+  if (!m.tags.empty()) add(property::kTags, m.tags);
+  if (m.delay_time_level > 0) add(property::kDelayTimeLevel, std::to_string(m.delay_time_level));
+  return s;
 }
 
 bool should_compress(size_t body_bytes, size_t compress_over_bytes) { return body_bytes >= compress_over_bytes; }
@@ -376,7 +388,7 @@ void Producer::attempt(std::shared_ptr<SendContext> ctx) {
     h.batch = ctx->batch;
     int64_t budget = ctx->deadline_ms - loop_.now_ms();
     if (budget < 1) budget = 1;
-    rpc_->invoke(addr, make_send_request(h, ctx->body), budget, [this, ctx](Result<RemotingCommand, RpcError> r) {
+    rpc_->invoke(addr, make_send_request(std::move(h), ctx->body), budget, [this, ctx](Result<RemotingCommand, RpcError> r) {
       if (ctx->done) return;
       if (destroyed_) {
         finish(ctx, client_error(ClientFailure::kShutdown, "producer destroyed"));

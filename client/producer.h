@@ -97,6 +97,7 @@ struct SendHeader {
   bool batch = false;
 };
 RemotingCommand make_send_request(const SendHeader& h, std::string body);
+RemotingCommand make_send_request(SendHeader&& h, std::string body);  // moves the header's strings
 
 // The properties string of one message, with UNIQ_KEY set to `uniq_key`.
 std::string build_message_properties(const Message& m, const std::string& uniq_key);

@@ -1,6 +1,36 @@
 #include "codec/json_lex.h"
 
+#include <bit>
+#include <cstring>
+
 namespace mq::json_lex {
+
+size_t plain_run(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+  size_t i = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHigh = 0x8080808080808080ull;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t x;
+      std::memcpy(&x, p + i, 8);
+      // High bit of each byte that is < 0x20, == '"' or == '\\'. Borrows only run towards later
+      // bytes, so the lowest flagged byte is exact.
+      uint64_t lt = (x - kOnes * 0x20) & ~x;
+      uint64_t q = x ^ (kOnes * '"');
+      uint64_t b = x ^ (kOnes * '\\');
+      uint64_t hit = (lt | ((q - kOnes) & ~q) | ((b - kOnes) & ~b)) & kHigh;
+      if (hit != 0) return i + static_cast<size_t>(std::countr_zero(hit) >> 3);
+    }
+  }
+  for (; i < n; ++i) {
+    auto u = static_cast<unsigned char>(p[i]);
+    if (u == '"' || u == '\\' || u < 0x20) break;
+  }
+  return i;
+}
+
 namespace {
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -37,12 +67,7 @@ bool Cursor::read_string(std::string& out) {
   while (pos_ < s_.size()) {
     // Copy the run of plain characters up to the next quote, backslash or control character in
     // one append: most header strings have no escapes at all.
-    size_t run = pos_;
-    while (run < s_.size()) {
-      auto u = static_cast<unsigned char>(s_[run]);
-      if (u == '"' || u == '\\' || u < 0x20) break;
-      ++run;
-    }
+    size_t run = pos_ + plain_run(s_.substr(pos_));
     out.append(s_.data() + pos_, run - pos_);
     pos_ = run;
     if (pos_ >= s_.size()) break;
@@ -95,6 +120,20 @@ bool Cursor::read_string(std::string& out) {
     }
   }
   return ok_ = false;
+}
+
+bool Cursor::read_string_view(std::string_view& out, std::string& scratch) {
+  if (peek() != '"') return ok_ = false;
+  size_t start = pos_ + 1;
+  size_t run = plain_run(s_.substr(start));
+  if (start + run < s_.size() && s_[start + run] == '"') {
+    out = s_.substr(start, run);
+    pos_ = start + run + 1;
+    return true;
+  }
+  if (!read_string(scratch)) return false;
+  out = scratch;
+  return true;
 }
 
 bool Cursor::read_number_text(std::string& out) {
@@ -177,12 +216,7 @@ void append_quoted(std::string& out, std::string_view s) {
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
-    size_t run = i;
-    while (run < s.size()) {
-      auto u = static_cast<unsigned char>(s[run]);
-      if (u == '"' || u == '\\' || u < 0x20) break;
-      ++run;
-    }
+    size_t run = i + plain_run(s.substr(i));
     out.append(s.data() + i, run - i);
     i = run;
     if (i >= s.size()) break;

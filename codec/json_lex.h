@@ -43,6 +43,9 @@ class Cursor {
   }
   // Reads a JSON string (the cursor must be at its opening quote) into out.
   bool read_string(std::string& out);
+  // Reads a JSON string like read_string, but returns a view of the input when the string has no
+  // escapes (header keys never do), decoding into `scratch` only when it has.
+  bool read_string_view(std::string_view& out, std::string& scratch);
   // Reads a number's text (validated JSON number syntax).
   bool read_number_text(std::string& out);
   // Reads a bare word such as true/false/null, or an unquoted fastjson key (digits, letters, _ -).
@@ -61,6 +64,11 @@ class Cursor {
 // Appends `s` as a JSON string literal (quotes included), escaping control characters, quotes
 // and backslashes; other bytes (UTF-8) are copied as they are.
 void append_quoted(std::string& out, std::string_view s);
+
+// Length of the leading run of `s` that a JSON string holds as it is: no quote, backslash or
+// control character (< 0x20). Eight bytes at a time: header strings are mostly plain, and
+// scanning them is the bulk of header encode and decode.
+size_t plain_run(std::string_view s);
 
 inline constexpr int kMaxDepth = 64;
 

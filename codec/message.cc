@@ -281,9 +281,19 @@ std::vector<std::pair<std::string_view, std::string_view>> decode_properties(std
 }
 
 std::optional<std::string_view> find_property(std::string_view properties, std::string_view name) {
+  // decode_properties' rules (pieces shorter than 3 bytes, without '=', with an empty name or
+  // value are skipped; the last match wins), without building the list: called on every send.
   std::optional<std::string_view> found;
-  for (const auto& [k, v] : decode_properties(properties))
-    if (k == name) found = v;
+  std::string_view text = properties;
+  while (!text.empty()) {
+    size_t end = text.find(kPropertySeparator);
+    std::string_view piece = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    if (piece.size() < 3 || piece.size() <= name.size() || piece[name.size()] != kNameValueSeparator) continue;
+    if (name.empty() || piece.compare(0, name.size(), name) != 0) continue;
+    if (name.size() + 1 >= piece.size()) continue;
+    found = piece.substr(name.size() + 1);
+  }
   return found;
 }
 

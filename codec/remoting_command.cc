@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 
 #include "base/bytes.h"
 #include "codec/json_lex.h"
@@ -28,17 +29,20 @@ bool parse_i32(std::string_view text, int32_t& out) {
   return true;
 }
 
-void append_int(std::string& out, int64_t v) {
-  char buf[24];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, p);
+}  // namespace
+
+namespace {
+// Keys are short and mostly differ in their first byte (V2 send headers use one-letter keys), so
+// compare size and first byte before calling memcmp.
+inline bool same_key(const std::string& k, std::string_view key) {
+  return k.size() == key.size() && (key.empty() || (k[0] == key[0] && std::memcmp(k.data(), key.data(), key.size()) == 0));
 }
 }  // namespace
 
 void ExtFields::set(std::string key, std::string value) {
   if (entries_.empty()) entries_.reserve(16);
   for (auto& [k, v] : entries_) {
-    if (k == key) {
+    if (same_key(k, key)) {
       v = std::move(value);
       return;
     }
@@ -46,9 +50,29 @@ void ExtFields::set(std::string key, std::string value) {
   entries_.emplace_back(std::move(key), std::move(value));
 }
 
+std::string* ExtFields::slot(std::string_view key) {
+  if (entries_.empty()) entries_.reserve(16);
+  for (auto& [k, v] : entries_)
+    if (same_key(k, key)) return &v;
+  return &entries_.emplace_back(std::string(key), std::string()).second;
+}
+
+void ExtFields::set(std::string key, int64_t value) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  for (auto& [k, v] : entries_) {
+    if (same_key(k, key)) {
+      v.assign(buf, p);
+      return;
+    }
+  }
+  if (entries_.empty()) entries_.reserve(16);
+  entries_.emplace_back(std::move(key), std::string(buf, p));
+}
+
 const std::string* ExtFields::find(std::string_view key) const {
   for (const auto& [k, v] : entries_)
-    if (k == key) return &v;
+    if (same_key(k, key)) return &v;
   return nullptr;
 }
 
@@ -73,36 +97,108 @@ const char* codec_error_name(CodecError e) {
   return "?";
 }
 
-std::string encode_json_header(const RemotingCommand& cmd) {
-  std::string out;
-  out.reserve(128 + cmd.ext_fields.size() * 32);
-  out += "{\"code\":";
-  append_int(out, cmd.code);
+namespace {
+// Writes a JSON header through a raw pointer into space sized for the worst case (every byte of
+// every string escaped as \u00XX), then trims: std::string's append and push_back cost far more
+// per call than the bytes they copy, and a header is ~30 short pieces.
+class JsonHeaderWriter {
+ public:
+  JsonHeaderWriter(std::string& out, size_t bound) : out_(out), at_(out.size()) {
+    out_.resize(at_ + bound);
+    p_ = out_.data() + at_;
+  }
+  void finish() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  template <size_t N>
+  void lit(const char (&s)[N]) {
+    std::memcpy(p_, s, N - 1);
+    p_ += N - 1;
+  }
+  void ch(char c) { *p_++ = c; }
+  void num(int64_t v) { p_ = std::to_chars(p_, p_ + 24, v).ptr; }
+  void quoted(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    *p_++ = '"';
+    size_t i = 0;
+    while (i < s.size()) {
+      size_t run = json_lex::plain_run(s.substr(i));
+      std::memcpy(p_, s.data() + i, run);
+      p_ += run;
+      i += run;
+      if (i >= s.size()) break;
+      auto u = static_cast<unsigned char>(s[i++]);
+      *p_++ = '\\';
+      switch (u) {
+        case '"': *p_++ = '"'; break;
+        case '\\': *p_++ = '\\'; break;
+        case '\n': *p_++ = 'n'; break;
+        case '\r': *p_++ = 'r'; break;
+        case '\t': *p_++ = 't'; break;
+        case '\b': *p_++ = 'b'; break;
+        case '\f': *p_++ = 'f'; break;
+        default:
+          std::memcpy(p_, "u00", 3);
+          p_[3] = kHex[u >> 4];
+          p_[4] = kHex[u & 0xF];
+          p_ += 5;
+      }
+    }
+    *p_++ = '"';
+  }
+  // Worst-case size of quoted(s).
+  static size_t quoted_bound(std::string_view s) { return 6 * s.size() + 2; }
+
+ private:
+  std::string& out_;
+  size_t at_;
+  char* p_;
+};
+
+size_t json_header_bound(const RemotingCommand& cmd) {
+  // Fixed keys and punctuation (< 120 bytes), four int32 values, one list separator per field.
+  size_t n = 200 + JsonHeaderWriter::quoted_bound(cmd.language);
+  if (cmd.remark) n += JsonHeaderWriter::quoted_bound(*cmd.remark);
+  for (const auto& [k, v] : cmd.ext_fields.entries())
+    n += JsonHeaderWriter::quoted_bound(k) + JsonHeaderWriter::quoted_bound(v) + 2;
+  return n;
+}
+
+// The same text as Java's fastjson writes (keys sorted), appended to `out`.
+void encode_json_header_to(const RemotingCommand& cmd, std::string& out) {
+  JsonHeaderWriter w(out, json_header_bound(cmd));
+  w.lit("{\"code\":");
+  w.num(cmd.code);
   if (!cmd.ext_fields.empty()) {
-    out += ",\"extFields\":{";
+    w.lit(",\"extFields\":{");
     bool first = true;
     for (const auto& [k, v] : cmd.ext_fields.entries()) {
-      if (!first) out.push_back(',');
+      if (!first) w.ch(',');
       first = false;
-      json_lex::append_quoted(out, k);
-      out.push_back(':');
-      json_lex::append_quoted(out, v);
+      w.quoted(k);
+      w.ch(':');
+      w.quoted(v);
     }
-    out.push_back('}');
+    w.ch('}');
   }
-  out += ",\"flag\":";
-  append_int(out, cmd.flag);
-  out += ",\"language\":";
-  json_lex::append_quoted(out, cmd.language);
-  out += ",\"opaque\":";
-  append_int(out, cmd.opaque);
+  w.lit(",\"flag\":");
+  w.num(cmd.flag);
+  w.lit(",\"language\":");
+  w.quoted(cmd.language);
+  w.lit(",\"opaque\":");
+  w.num(cmd.opaque);
   if (cmd.remark) {
-    out += ",\"remark\":";
-    json_lex::append_quoted(out, *cmd.remark);
+    w.lit(",\"remark\":");
+    w.quoted(*cmd.remark);
   }
-  out += ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":";
-  append_int(out, cmd.version);
-  out.push_back('}');
+  w.lit(",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
+  w.num(cmd.version);
+  w.ch('}');
+  w.finish();
+}
+}  // namespace
+
+std::string encode_json_header(const RemotingCommand& cmd) {
+  std::string out;
+  encode_json_header_to(cmd, out);
   return out;
 }
 
@@ -113,61 +209,61 @@ Result<RemotingCommand, CodecError> decode_json_header(std::string_view header) 
   cmd.language.clear();
   bool have_code = false;
   if (!cur.expect('{')) return bad("header is not a JSON object");
-  std::string key, text;
+  std::string key_scratch, text, fk_scratch;
+  std::string_view k, fk;
   if (!cur.consume('}')) {
     while (true) {
-      if (!cur.read_string(key) || !cur.expect(':')) return bad("invalid JSON in header");
+      if (!cur.read_string_view(k, key_scratch) || !cur.expect(':')) return bad("invalid JSON in header");
       char c = cur.peek();
-      if (key == "extFields" && c == '{') {
+      if (k == "extFields" && c == '{') {
         cur.consume('{');
         if (!cur.consume('}')) {
           while (true) {
-            std::string fk;
-            if (!cur.read_string(fk) || !cur.expect(':')) return bad("invalid JSON in extFields");
+            if (!cur.read_string_view(fk, fk_scratch) || !cur.expect(':')) return bad("invalid JSON in extFields");
             char vc = cur.peek();
             if (vc == '"') {
-              cur.read_string(text);
-            } else if (vc == '-' || (vc >= '0' && vc <= '9')) {
-              cur.read_number_text(text);
-            } else if (vc == 't' || vc == 'f' || vc == 'n') {
-              cur.read_word(text);
-              if (text != "true" && text != "false" && text != "null") return bad("bad literal in extFields");
+              // Read straight into the entry: no copy of the value (properties run to 100s of bytes).
+              if (!cur.read_string(*cmd.ext_fields.slot(fk))) return bad("invalid JSON in extFields");
             } else {
-              return bad("extFields value of key '" + fk + "' is not a string, number or boolean");
+              if (vc == '-' || (vc >= '0' && vc <= '9')) {
+                cur.read_number_text(text);
+              } else if (vc == 't' || vc == 'f' || vc == 'n') {
+                cur.read_word(text);
+                if (text != "true" && text != "false" && text != "null") return bad("bad literal in extFields");
+              } else {
+                return bad("extFields value of key '" + std::string(fk) + "' is not a string, number or boolean");
+              }
+              if (!cur.ok()) return bad("invalid JSON in extFields");
+              // Java omits null fields; a client that sends null means "not set".
+              if (text != "null") *cmd.ext_fields.slot(fk) = text;
             }
-            if (!cur.ok()) return bad("invalid JSON in extFields");
-            // Java omits null fields; a client that sends null means "not set".
-            if (text != "null" || vc == '"') cmd.ext_fields.set(std::move(fk), text);
             if (cur.consume(',')) continue;
             if (!cur.expect('}')) return bad("invalid JSON in extFields");
             break;
           }
         }
-      } else if (key == "code" || key == "version" || key == "opaque" || key == "flag") {
+      } else if (k == "code" || k == "version" || k == "opaque" || k == "flag") {
         if (c == '"') {
           cur.read_string(text);
         } else {
           cur.read_number_text(text);
         }
         int32_t v = 0;
-        if (!cur.ok() || !parse_i32(text, v)) return bad("field '" + key + "' is not an int32");
-        if (key == "code") {
+        if (!cur.ok() || !parse_i32(text, v)) return bad("field '" + std::string(k) + "' is not an int32");
+        if (k == "code") {
           cmd.code = v;
           have_code = true;
-        } else if (key == "version") {
+        } else if (k == "version") {
           cmd.version = v;
-        } else if (key == "opaque") {
+        } else if (k == "opaque") {
           cmd.opaque = v;
         } else {
           cmd.flag = v;
         }
-      } else if ((key == "language" || key == "remark") && c == '"') {
-        cur.read_string(text);
-        if (key == "language") {
-          cmd.language = text;
-        } else {
-          cmd.remark = text;
-        }
+      } else if (k == "language" && c == '"') {
+        cur.read_string(cmd.language);
+      } else if (k == "remark" && c == '"') {
+        cur.read_string(cmd.remark.emplace());
       } else {
         if (!cur.skip_value()) return bad("invalid JSON in header");
       }
@@ -243,15 +339,21 @@ Result<RemotingCommand, CodecError> decode_binary_header(std::string_view header
 }
 
 void encode_frame_to(const RemotingCommand& cmd, std::string& out) {
-  std::string header = cmd.serialize_type == SerializeType::kRocketMQ ? encode_binary_header(cmd)
-                                                                      : encode_json_header(cmd);
+  // The header is written in place after an 8-byte gap that then gets the two length words.
   size_t at = out.size();
-  out.resize(at + 8);
+  if (cmd.serialize_type == SerializeType::kRocketMQ) {
+    out.resize(at + 8);
+    out += encode_binary_header(cmd);
+  } else {
+    out.reserve(at + 8 + json_header_bound(cmd) + cmd.body.size());
+    out.resize(at + 8);
+    encode_json_header_to(cmd, out);
+  }
+  size_t header_size = out.size() - at - 8;
   auto* p = reinterpret_cast<uint8_t*>(out.data() + at);
-  put_be32(p, static_cast<uint32_t>(4 + header.size() + cmd.body.size()));
+  put_be32(p, static_cast<uint32_t>(4 + header_size + cmd.body.size()));
   put_be32(p + 4, (static_cast<uint32_t>(cmd.serialize_type) << 24) |
-                      (static_cast<uint32_t>(header.size()) & 0xFFFFFFu));
-  out += header;
+                      (static_cast<uint32_t>(header_size) & 0xFFFFFFu));
   out += cmd.body;
 }
 

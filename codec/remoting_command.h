@@ -46,15 +46,20 @@ inline constexpr uint32_t kDefaultMaxFrameBytes = 16 * 1024 * 1024;
 class ExtFields {
  public:
   void set(std::string key, std::string value);
-  void set(std::string key, int64_t value) { set(std::move(key), std::to_string(value)); }
-  void set(std::string key, int32_t value) { set(std::move(key), std::to_string(value)); }
+  void set(std::string key, int64_t value);
+  void set(std::string key, int32_t value) { set(std::move(key), int64_t{value}); }
   void set_bool(std::string key, bool value) { set(std::move(key), std::string(value ? "true" : "false")); }
   const std::string* find(std::string_view key) const;
+  std::string* find(std::string_view key) {
+    return const_cast<std::string*>(static_cast<const ExtFields*>(this)->find(key));
+  }
   bool contains(std::string_view key) const { return find(key) != nullptr; }
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
   const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
   void clear() { entries_.clear(); }
+  // The value of `key`, added empty at the end when absent (the decoder reads values into it).
+  std::string* slot(std::string_view key);
 
  private:
   std::vector<std::pair<std::string, std::string>> entries_;

@@ -146,14 +146,17 @@ void RemotingClient::complete(int32_t opaque, Result<RemotingCommand, RpcError> 
   if (it == pending_.end()) return;
   ResponseCallback cb = std::move(it->second.cb);
   pending_.erase(it);
-  if (pending_.empty() && timer_running_) {
-    timer_running_ = false;
-    timeout_timer_.stop();
-  }
+  // The timeout timer keeps running while requests come and go; scan_timeouts stops it after a
+  // tick with nothing pending. A synchronous sender otherwise starts and stops it per request.
   cb(std::move(r));
 }
 
 void RemotingClient::scan_timeouts() {
+  if (pending_.empty()) {
+    timer_running_ = false;
+    timeout_timer_.stop();
+    return;
+  }
   int64_t now = loop_.now_ms();
   std::vector<int32_t> expired;
   for (auto& [opaque, p] : pending_)

@@ -112,9 +112,8 @@ void RemotingConnection::on_frame(std::string_view frame) {
 void RemotingConnection::send(const RemotingCommand& cmd) {
   if (!tcp_->is_open()) return;
   last_active_ms_ = loop_.now_ms();
-  out_.clear();
-  encode_frame_to(cmd, out_);
-  tcp_->write(out_);
+  encode_frame_to(cmd, tcp_->pending_output());
+  tcp_->commit_write();
 }
 
 void RemotingConnection::close(const std::string& why) { tcp_->close(why); }

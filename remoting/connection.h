@@ -89,7 +89,6 @@ class RemotingConnection : public std::enable_shared_from_this<RemotingConnectio
   Logger log_;
   Hooks hooks_;
   int64_t last_active_ms_ = 0;
-  std::string out_;
 };
 
 }  // namespace mq

@@ -7,6 +7,7 @@
 
 #include "base/check.h"
 #include "base/log.h"
+#include "runtime/tcp.h"
 
 namespace mq {
 
@@ -28,7 +29,8 @@ void close_and_free(H* handle) {
 }
 }  // namespace
 
-EventLoop::EventLoop() : loop_(new uv_loop_t), async_(new uv_async_t) {
+EventLoop::EventLoop()
+    : loop_(new uv_loop_t), async_(new uv_async_t), prepare_(new uv_prepare_t), check_(new uv_check_t) {
   // A peer that closes while we write must cost that connection an EPIPE, not the process a
   // SIGPIPE: every program with a loop (servers, tools, tests) wants this, so it is set here once.
   static std::once_flag ignore_sigpipe;
@@ -39,7 +41,32 @@ EventLoop::EventLoop() : loop_(new uv_loop_t), async_(new uv_async_t) {
   // Unreferenced: posting needs no handle of its own to keep the loop alive; run() returns once
   // the owners of real handles (listeners, timers, connections) have closed them.
   uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  loop_->data = this;
+  // The two flush points of write batching; unreferenced like the async handle.
+  uv_prepare_init(loop_, prepare_);
+  prepare_->data = this;
+  uv_prepare_start(prepare_, [](uv_prepare_t* h) {
+    if (h->data != nullptr) static_cast<EventLoop*>(h->data)->flush_point();
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
+  uv_check_init(loop_, check_);
+  check_->data = this;
+  uv_check_start(check_, [](uv_check_t* h) {
+    if (h->data != nullptr) static_cast<EventLoop*>(h->data)->flush_point();
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(check_));
   loop_thread_ = std::this_thread::get_id();
+}
+
+EventLoop& EventLoop::of(uv_loop_t* loop) { return *static_cast<EventLoop*>(loop->data); }
+
+void EventLoop::flush_point() {
+  ++flush_epoch_;
+  if (to_flush_.empty()) return;
+  flushing_.swap(to_flush_);
+  for (auto& weak : flushing_)
+    if (auto conn = weak.lock()) run_guarded("a connection flush", [&] { conn->flush_deferred(); });
+  flushing_.clear();
 }
 
 EventLoop::~EventLoop() {
@@ -96,8 +123,13 @@ void EventLoop::close_and_drain() {
   if (closed_) return;
   closed_ = true;
   drain_posted();
+  flush_point();
   close_and_free(async_);
   async_ = nullptr;
+  close_and_free(prepare_);
+  prepare_ = nullptr;
+  close_and_free(check_);
+  check_ = nullptr;
   uv_run(loop_, UV_RUN_DEFAULT);
   int rc = uv_loop_close(loop_);
   if (rc != 0) {

@@ -9,6 +9,11 @@
 // which no callback of the destroyed object can run. close_and_drain() closes the loop's own handles
 // and runs the loop until every handle is gone, then asserts uv_loop_close() == 0, so a leaked
 // handle fails loudly instead of silently keeping the loop alive.
+//
+// Write batching: the loop has two flush points per iteration, just before it polls (after timers
+// and posted work) and just after the I/O callbacks. A connection writes its first bytes between
+// two flush points at once (the answer to a lone request leaves without delay) and queues the rest
+// for the next flush point, so a burst of frames to one peer costs one write.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,10 +24,14 @@
 
 struct uv_loop_s;
 struct uv_async_s;
+struct uv_prepare_s;
+struct uv_check_s;
 struct uv_timer_s;
 struct uv_signal_s;
 
 namespace mq {
+
+class TcpConnection;
 
 // Runs fn, catching any exception so none crosses into libuv; what escaped is logged as a bug with
 // `where`. Every callback the runtime invokes goes through it.
@@ -53,12 +62,25 @@ class EventLoop {
   // loop closed cleanly. Call once, after all owned handle objects were destroyed.
   void close_and_drain();
 
+  // Write batching (see above): the number of flush points passed so far, and a connection to
+  // flush at the next one. Loop thread only.
+  uint64_t flush_epoch() const { return flush_epoch_; }
+  void flush_at_next_point(std::weak_ptr<TcpConnection> conn) { to_flush_.push_back(std::move(conn)); }
+  // The EventLoop that owns a uv loop.
+  static EventLoop& of(uv_loop_s* loop);
+
  private:
   static void on_async(uv_async_s* handle);
   void drain_posted();
+  void flush_point();
 
   uv_loop_s* loop_;
   uv_async_s* async_;
+  uv_prepare_s* prepare_;
+  uv_check_s* check_;
+  uint64_t flush_epoch_ = 0;
+  std::vector<std::weak_ptr<TcpConnection>> to_flush_;
+  std::vector<std::weak_ptr<TcpConnection>> flushing_;
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;
   bool closed_ = false;

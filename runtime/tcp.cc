@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 
@@ -100,12 +101,55 @@ void TcpConnection::on_read(uv_stream_t* stream, long nread, const void* bufp) {
 void TcpConnection::write(std::string_view data) {
   if (closing_) return;
   out_.append(data);
-  if (!write_in_flight_) flush();
+  commit_write();
+}
+
+void TcpConnection::commit_write() {
+  if (closing_) {
+    out_.clear();
+    return;
+  }
+  // A uv_write in flight flushes the rest when it completes; a scheduled flush is still to come.
+  if (write_in_flight_ || flush_scheduled_ || out_.empty()) return;
+  EventLoop& loop = EventLoop::of(box_->tcp.loop);
+  if (last_write_epoch_ != loop.flush_epoch()) {
+    last_write_epoch_ = loop.flush_epoch();
+    flush();
+    return;
+  }
+  flush_scheduled_ = true;
+  loop.flush_at_next_point(weak_from_this());
+}
+
+void TcpConnection::flush_deferred() {
+  flush_scheduled_ = false;
+  if (closing_ || write_in_flight_) return;
+  last_write_epoch_ = EventLoop::of(box_->tcp.loop).flush_epoch();
+  flush();
 }
 
 void TcpConnection::flush() {
   if (closing_ || out_.empty()) return;
-  writing_.swap(out_);
+  // Try a direct write first. A uv_write that completes at once still costs a write request, a
+  // callback on the next loop iteration and, in libuv 1.44, an epoll_ctl(MOD) when that callback
+  // stops the POLLOUT watcher: one syscall more per request than the write itself. Only what the
+  // socket did not take goes through uv_write.
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&box_->tcp),
+                       std::array<uv_buf_t, 1>{uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()))}.data(), 1);
+  if (n == static_cast<int>(out_.size())) {
+    out_.clear();
+    if (out_.capacity() > 4 * 1024 * 1024) std::string().swap(out_);
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    close(std::string("write failed: ") + uv_strerror(n));
+    return;
+  }
+  if (n > 0) {
+    writing_.assign(out_, static_cast<size_t>(n));
+  } else {
+    writing_.swap(out_);
+  }
   out_.clear();
   auto* w = new WriteReq;
   w->conn = shared_from_this();

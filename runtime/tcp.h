@@ -2,9 +2,11 @@
 //
 // A TcpConnection keeps itself alive while its socket is open (the uv handle holds a shared_ptr to
 // it), so owners may hold weak_ptrs. close() is idempotent; the on_close handler runs exactly once,
-// from the close callback, after which no other handler runs. Writes are queued: while one uv_write
-// is in flight, later writes are coalesced into one buffer, so a burst of responses costs few
-// syscalls. All calls are loop-thread only.
+// from the close callback, after which no other handler runs. Writes: the first write between two
+// of the loop's flush points (event_loop.h) goes to the socket at once with uv_try_write; later
+// ones are coalesced and written at the next flush point, and while a uv_write of what the socket
+// did not take is in flight, everything after it waits for it. So a lone answer costs one write
+// syscall and a burst of frames to one peer few. All calls are loop-thread only.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -34,6 +36,12 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   ~TcpConnection();
   void start(Handlers handlers);
   void write(std::string_view data);
+  // Encoding straight into the output buffer saves a copy: append to pending_output(), then call
+  // commit_write() (which writes or schedules as write() does).
+  std::string& pending_output() { return out_; }
+  void commit_write();
+  // Called by the loop at a flush point this connection asked for.
+  void flush_deferred();
   // Closes the socket (pending writes are dropped). `why` reaches on_close.
   void close(const std::string& why);
   bool is_open() const { return !closing_; }
@@ -57,6 +65,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   std::string out_;
   std::string writing_;
   bool write_in_flight_ = false;
+  bool flush_scheduled_ = false;
+  uint64_t last_write_epoch_ = UINT64_MAX;  // flush epoch of the last direct write
   bool closing_ = false;
   std::string close_reason_;
   std::string peer_address_;

@@ -4,6 +4,8 @@
 
 #include "base/bytes.h"
 #include "codec/header_reader.h"
+#include "codec/json_lex.h"
+#include "codec/message.h"
 #include "codec/remoting_command.h"
 
 using namespace mq;
@@ -184,4 +186,93 @@ TEST_CASE("FrameSplitter refuses negative and oversize lengths before buffering"
   REQUIRE_FALSE(r2.ok());
   CHECK(s2.describe_error().find("1025") != std::string::npos);
   CHECK(frames == 0);
+}
+
+TEST_CASE("plain_run agrees with a byte-by-byte scan at every length and position") {
+  auto naive = [](std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+      auto u = static_cast<unsigned char>(s[i]);
+      if (u == '"' || u == '\\' || u < 0x20) break;
+      ++i;
+    }
+    return i;
+  };
+  const char stops[] = {'"', '\\', '\x00', '\x01', '\x1f'};
+  const char plains[] = {' ', '!', '#', '[', ']', 'a', '\x7f', '\x80', '\xc3', '\xff'};
+  for (size_t len = 0; len <= 24; ++len) {
+    for (char fill : plains) {
+      std::string s(len, fill);
+      CHECK(json_lex::plain_run(s) == len);
+      for (size_t at = 0; at < len; ++at) {
+        for (char stop : stops) {
+          std::string t = s;
+          t[at] = stop;
+          if (at + 1 < len) t[len - 1] = stop;  // a later stop must not hide the first
+          CHECK(json_lex::plain_run(t) == naive(t));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("JSON header text is exactly fastjson's, escapes included") {
+  RemotingCommand c = RemotingCommand::request(310);
+  c.opaque = -7;
+  c.language = "JAVA";
+  c.version = 401;
+  c.ext_fields.set("i", std::string("KEYS\x01k\"1\x02WAIT\x01true\\\n\t\r\b\f\x1f"));
+  c.ext_fields.set("g", int64_t{1795310000000});
+  c.remark = "";
+  CHECK(encode_json_header(c) ==
+        R"({"code":310,"extFields":{"i":"KEYS\u0001k\"1\u0002WAIT\u0001true\\\n\t\r\b\f\u001f","g":"1795310000000"},)"
+        R"("flag":0,"language":"JAVA","opaque":-7,"remark":"","serializeTypeCurrentRPC":"JSON","version":401})");
+  // Appending to a buffer that already holds bytes keeps them and frames the rest correctly.
+  std::string out = "prefix";
+  encode_frame_to(c, out);
+  CHECK(out.substr(0, 6) == "prefix");
+  auto d = decode_frame(std::string_view(out).substr(10));
+  REQUIRE(d.ok());
+  CHECK(*d->ext_fields.find("i") == *c.ext_fields.find("i"));
+}
+
+TEST_CASE("JSON header: escaped keys, repeated keys and null values") {
+  std::string h =
+      R"({"code":1,"extFields":{"k\u0041":"v1","kA":"v2","n":null,"n2":"null","num":-12.5e3},"remark":"r\"x"})";
+  auto d = decode_json_header(h);
+  REQUIRE(d.ok());
+  CHECK(d->ext_fields.size() == 3);
+  CHECK(*d->ext_fields.find("kA") == "v2");
+  CHECK_FALSE(d->ext_fields.contains("n"));
+  CHECK(*d->ext_fields.find("n2") == "null");
+  CHECK(*d->ext_fields.find("num") == "-12.5e3");
+  CHECK(*d->remark == "r\"x");
+  CHECK_FALSE(decode_json_header(R"({"code":1,"extFields":{"a":"unterminated})").ok());
+  CHECK_FALSE(decode_json_header(R"({"code":1,"extFields":{"a\":"x"}})").ok());
+}
+
+TEST_CASE("find_property follows decode_properties: last match wins, malformed pieces skipped") {
+  auto all = [](std::string_view props, std::string_view name) {
+    std::optional<std::string_view> found;
+    for (auto& [k, v] : decode_properties(props))
+      if (k == name) found = v;
+    return found;
+  };
+  const std::vector<std::string> cases = {
+      "",
+      "A\x01" "1",
+      "A\x01" "1\x02" "B\x01" "2\x02" "A\x01" "3",
+      "A\x01\x02" "A",
+      "\x01" "A\x02" "AA\x01" "x",
+      "A\x01" "1\x01" "2\x02",
+      "AB\x01" "x\x02" "A\x01" "y\x02\x02",
+      "A\x02" "A\x01" "\x02" "A\x01" "z",
+  };
+  for (const auto& p : cases) {
+    for (std::string_view name : {"A", "AA", "AB", "B", "C"}) {
+      CAPTURE(p);
+      CAPTURE(name);
+      CHECK(find_property(p, name) == all(p, name));
+    }
+  }
 }
