@@ -54,7 +54,8 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
       flush_timer_(loop_),
       register_timer_(loop_),
       housekeeping_timer_(loop_),
-      hold_timer_(loop_) {
+      hold_timer_(loop_),
+      slave_sync_timer_(loop_) {
   register_processors();
 }
 
@@ -72,6 +73,9 @@ Result<Unit, std::string> Broker::start() {
     register_timer_.stop();
     housekeeping_timer_.stop();
     hold_timer_.stop();
+    stop_replication();
+    ha_master_.reset();
+    ha_slave_.reset();
     if (store_) {
       (void)store_->shutdown();
       store_.reset();
@@ -95,6 +99,7 @@ Result<Unit, std::string> Broker::start() {
 
   boot_timestamp_ms_ = now_ms();
   store_ = std::make_unique<store::MessageStore>(config_.store, fs_, log_);
+  if (is_slave()) store_->add_dispatcher(&replica_arrivals_);
   auto opened = store_->open();
   if (!opened.ok()) {
     store_.reset();
@@ -131,6 +136,8 @@ Result<Unit, std::string> Broker::start() {
     for (const auto& group : clients_.on_connection_closed(conn.id())) notify_consumer_ids_changed(group);
   });
 
+  if (auto r = start_replication(); !r.ok()) return fail(r.detail());
+
   uint64_t flush_every = static_cast<uint64_t>(std::max<int64_t>(config_.store.flush_interval_commit_log_ms, 10));
   flush_timer_.start(flush_every, flush_every, [this] { run_flush(true); });
   hold_timer_.start(kHoldCheckIntervalMs, kHoldCheckIntervalMs, [this] {
@@ -165,12 +172,15 @@ void Broker::shutdown() {
   register_timer_.stop();
   housekeeping_timer_.stop();
   hold_timer_.stop();
+  stop_replication();
   pull_holds_.clear();
   // Wait for this broker's disk work, then flush and close the store on this thread.
   pool_.drain();
   for (auto& [token, fn] : flush_waiters_) fn(false);
   flush_waiters_.clear();
   (void)group_commit_.take_all();
+  ha_master_.reset();
+  ha_slave_.reset();
   persist_metadata();
   pool_.drain();
   auto r = store_->shutdown();
@@ -261,6 +271,8 @@ void Broker::housekeeping() {
     if (auto conn = weak.lock()) conn->close("client channel expired");
   for (const auto& group : changed) notify_consumer_ids_changed(group);
   persist_metadata();
+  // A slave keeps asking until the NameServer names its master (the master may start later).
+  if (is_slave() && master_addr_.empty()) register_with_namesrv(false);
   if (store_) {
     time_t t = static_cast<time_t>(now_ms() / 1000);
     tm local{};
@@ -306,6 +318,8 @@ void Broker::register_with_namesrv(bool oneway) {
       } else if (r->code != response_code::kSuccess) {
         log_.warn("register to name server " + addr + " refused: code " + std::to_string(r->code) + " " +
                   r->remark.value_or(""));
+      } else {
+        on_register_response(*r);
       }
     });
   }
@@ -357,6 +371,11 @@ nlohmann::json Broker::status_json() const {
     j["commitLogFlushedOffset"] = store_->flushed_offset();
     j["writable"] = store_->is_writable();
     if (!store_->is_writable()) j["notWritableReason"] = store_->writability_reason();
+  }
+  if (ha_master_) j["ha"] = ha_master_->status();
+  if (ha_slave_) {
+    j["ha"] = ha_slave_->status();
+    j["ha"]["masterAddress"] = master_addr_;
   }
   return j;
 }

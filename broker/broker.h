@@ -16,7 +16,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <map>
+#include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,6 +28,7 @@
 #include "broker/broker_config.h"
 #include "broker/broker_metadata.h"
 #include "broker/client_manager.h"
+#include "broker/ha_service.h"
 #include "broker/pull_hold_service.h"
 #include "remoting/client.h"
 #include "remoting/server.h"
@@ -93,6 +97,21 @@ class Broker {
   // broker_admin.cc: offsets, clients, topics, groups, stats
   void register_admin_processors();
 
+  // broker_replication.cc: HA (master and slave ends), SYNC_MASTER, slave metadata sync
+  Result<Unit, std::string> start_replication();
+  void stop_replication();
+  // After a successful put: answers at once, or once it is flushed (SYNC_FLUSH) and/or on a slave
+  // (SYNC_MASTER), whichever the broker's role and flush type ask for.
+  void complete_put(const RequestContext& ctx, const store::PutMessageResult& r, int32_t queue_id, bool batch,
+                    const std::string& uniq_key, bool wait_store);
+  // A slave learns its master's addresses from the NameServer's register response.
+  void on_register_response(const RemotingCommand& resp);
+  void sync_from_master();
+  void on_replicated(int64_t new_end);
+  bool master_reachable() const { return ha_slave_ && ha_slave_->connected(); }
+  // SYNC_FLUSH group commit: runs fn(flushed) once the CommitLog is flushed up to end_offset.
+  void wait_for_flush(int64_t end_offset, std::function<void(bool flushed)> fn);
+
   EventLoop& loop_;
   WorkerPool& pool_;
   RemotingClient& outer_client_;
@@ -125,6 +144,24 @@ class Broker {
   bool flush_again_ = false;
   bool flush_again_full_ = false;
   bool precreate_running_ = false;
+
+  // Replication. A master has ha_master_; a slave has ha_slave_, its master's broker address (for
+  // metadata sync) and the offsets clients committed on it, carried back to the master.
+  std::unique_ptr<HaMaster> ha_master_;
+  std::unique_ptr<HaSlave> ha_slave_;
+  std::string master_addr_;
+  Timer slave_sync_timer_;
+  class ReplicaArrivals : public store::CommitLogDispatcher {
+   public:
+    void dispatch(const MessageRecord& record, int64_t tags_code) override;
+    std::vector<std::tuple<std::string, int32_t, int64_t>> take() { return std::exchange(arrivals_, {}); }
+
+   private:
+    std::vector<std::tuple<std::string, int32_t, int64_t>> arrivals_;
+  };
+  ReplicaArrivals replica_arrivals_;
+  std::map<std::string, std::map<int32_t, int64_t>> offsets_committed_on_slave_;  // "topic@group"
+  int64_t total_memory_bytes_ = 0;
 
   // Counters for GET_BROKER_RUNTIME_INFO.
   int64_t boot_timestamp_ms_ = 0;

@@ -111,6 +111,8 @@ void Broker::register_admin_processors() {
     if (!h.ok()) return bad_header(ctx, h);
     if (queue_id < 0) return ctx.respond_code(rc::kSystemError, "queueId[" + std::to_string(queue_id) + "] is illegal");
     if (offset >= 0) offsets_.commit(group, topic, queue_id, offset);
+    // A client commits to a slave only when it cannot reach the master: carry it back later.
+    if (offset >= 0 && is_slave()) offsets_committed_on_slave_[topic + "@" + group][queue_id] = offset;
     ctx.respond_code(rc::kSuccess);
   });
 
@@ -217,6 +219,11 @@ void Broker::register_admin_processors() {
   });
   server_.register_handler(req::kGetAllConsumerOffset, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {
     ok_body(ctx, offsets_.to_json_text());
+  });
+  // No scheduled-message service yet: the delay offsets are whatever delayOffset.json holds.
+  server_.register_handler(req::kGetAllDelayOffset, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {
+    auto text = read_config_file(config_.store.store_path_root_dir + "/config/delayOffset.json");
+    ok_body(ctx, text.value_or("{\"offsetTable\":{}}"));
   });
 
   server_.register_handler(req::kGetBrokerConfig, [this](const RequestContext& ctx, RemotingCommand&) {

@@ -53,6 +53,13 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("brokerIP2", broker_ip2);
   b.bind("listenPort", listen_port);
   b.bind("haListenPort", ha_listen_port);
+  b.bind("haMasterAddress", ha_master_address);
+  b.bind("haTransferBatchSize", ha_transfer_batch_size);
+  b.bind("haSendHeartbeatInterval", ha_send_heartbeat_interval_ms);
+  b.bind("haHousekeepingInterval", ha_housekeeping_interval_ms);
+  b.bind("haMaxGapNotInSync", ha_max_gap_not_in_sync_bytes);
+  b.bind("slaveSyncInterval", slave_sync_interval_ms);
+  b.bind("accessMessageInMemoryMaxRatio", access_message_in_memory_max_ratio);
   b.bind("namesrvAddr", namesrv_addr);
   b.bind("brokerPermission", broker_permission);
   b.bind("autoCreateTopicEnable", auto_create_topic_enable);
@@ -109,6 +116,15 @@ Result<std::vector<std::string>, ConfigError> BrokerConfig::load(const ConfigFil
     return make_error(ConfigError::kValue, where("brokerId") + ": a master's brokerId must be 0");
   if (broker_role == BrokerRole::kSlave && broker_id <= 0)
     return make_error(ConfigError::kValue, where("brokerId") + ": slave broker id must be > 0");
+  if (ha_transfer_batch_size < 1024 || ha_transfer_batch_size > (4 << 20))
+    return make_error(ConfigError::kValue, where("haTransferBatchSize") + ": must be in [1024, 4194304]");
+  if (ha_send_heartbeat_interval_ms < 10 || ha_housekeeping_interval_ms <= ha_send_heartbeat_interval_ms)
+    return make_error(ConfigError::kValue, where("haHousekeepingInterval") +
+                                               ": must exceed haSendHeartbeatInterval (both in ms, >= 10)");
+  if (slave_sync_interval_ms < 100)
+    return make_error(ConfigError::kValue, where("slaveSyncInterval") + ": must be at least 100 ms");
+  if (access_message_in_memory_max_ratio < 0 || access_message_in_memory_max_ratio > 100)
+    return make_error(ConfigError::kValue, where("accessMessageInMemoryMaxRatio") + ": must be in [0, 100]");
   if (store.mapped_file_size_commit_log < 4096)
     return make_error(ConfigError::kValue, where("mappedFileSizeCommitLog") + ": must be at least 4096");
   if (store.store_path_root_dir.empty())
@@ -144,6 +160,10 @@ std::string BrokerConfig::to_properties() const {
   kv("flushDiskType", store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
   kv("flushIntervalCommitLog", std::to_string(store.flush_interval_commit_log_ms));
   kv("haListenPort", std::to_string(effective_ha_listen_port()));
+  kv("haMasterAddress", ha_master_address);
+  kv("haMaxGapNotInSync", std::to_string(ha_max_gap_not_in_sync_bytes));
+  kv("haTransferBatchSize", std::to_string(ha_transfer_batch_size));
+  kv("accessMessageInMemoryMaxRatio", std::to_string(access_message_in_memory_max_ratio));
   kv("listenPort", std::to_string(listen_port));
   kv("longPollingEnable", b(long_polling_enable));
   kv("mappedFileSizeCommitLog", std::to_string(store.mapped_file_size_commit_log));
@@ -163,7 +183,7 @@ std::string BrokerConfig::update_live(const std::vector<std::pair<std::string, s
       "autoCreateTopicEnable", "autoCreateSubscriptionGroup", "brokerPermission", "defaultTopicQueueNums",
       "longPollingEnable", "shortPollingTimeMills", "notifyConsumerIdsChangedEnable", "slaveReadEnable",
       "fileReservedTime", "deleteWhen", "diskMaxUsedSpaceRatio", "maxMessageSize",
-      "maxTransferBytesOnMessageInMemory", "maxTransferCountOnMessageInMemory"};
+      "maxTransferBytesOnMessageInMemory", "maxTransferCountOnMessageInMemory", "accessMessageInMemoryMaxRatio"};
   ConfigFile f;
   f.path = "<UPDATE_BROKER_CONFIG>";
   int line = 0;

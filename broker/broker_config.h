@@ -25,6 +25,17 @@ struct BrokerConfig {
   std::string broker_ip2;  // HA address host; default broker_ip1
   int32_t listen_port = 10911;
   int32_t ha_listen_port = 0;  // 0 = listenPort + 1 (RocketMQ's implicit default)
+  // Replication (broker/ha_service.h), RocketMQ's keys and defaults.
+  std::string ha_master_address;  // a slave's fixed master HA address; empty = from the NameServer
+  int32_t ha_transfer_batch_size = 32 * 1024;
+  int64_t ha_send_heartbeat_interval_ms = 5000;
+  int64_t ha_housekeeping_interval_ms = 20'000;
+  int64_t ha_max_gap_not_in_sync_bytes = 256LL * 1024 * 1024;
+  // Slaves copy topics, offsets and groups from their master this often (RocketMQ: fixed 10 s).
+  int64_t slave_sync_interval_ms = 10'000;
+  // A pull whose data lies further behind the CommitLog end than this percentage of the machine's
+  // memory is told to read from the slave next (suggestWhichBrokerId), when slaveReadEnable.
+  int32_t access_message_in_memory_max_ratio = 40;
   std::string namesrv_addr;
   int32_t broker_permission = 6;
   bool auto_create_topic_enable = true;

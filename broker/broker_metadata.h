@@ -47,6 +47,7 @@ class TopicConfigManager {
   std::string to_json_text() const;
   Result<Unit, int> load_json_text(const std::string& text);
   bool take_dirty() { return std::exchange(dirty_, false); }
+  void mark_dirty() { dirty_ = true; }
 
  private:
   void bump(int64_t now_ms);
@@ -82,6 +83,7 @@ class SubscriptionGroupManager {
   std::string to_json_text() const;
   Result<Unit, int> load_json_text(const std::string& text);
   bool take_dirty() { return std::exchange(dirty_, false); }
+  void mark_dirty() { dirty_ = true; }
 
  private:
   std::map<std::string, SubscriptionGroupConfig> table_;
@@ -102,6 +104,7 @@ class ConsumerOffsetManager {
   std::string to_json_text() const;
   Result<Unit, int> load_json_text(const std::string& text);
   bool take_dirty() { return std::exchange(dirty_, false); }
+  void mark_dirty() { dirty_ = true; }
 
  private:
   std::map<std::string, std::map<int32_t, int64_t>> table_;  // "topic@group" -> queue -> offset

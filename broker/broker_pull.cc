@@ -94,6 +94,20 @@ void Broker::handle_pull(const RequestContext& ctx, RemotingCommand& req, bool a
   }
   if (is_slave() && resp.code == rc::kPullOffsetMoved) resp.code = rc::kPullRetryImmediately;
 
+  // Slave reads (RocketMQ's rules): a pull reading far behind the CommitLog end (more than
+  // accessMessageInMemoryMaxRatio of the machine's memory, so likely from disk) is sent to the
+  // group's whichBrokerWhenConsumeSlowly when slaveReadEnable; a slave without slaveReadEnable
+  // sends readers back to the master. Unlike RocketMQ, it keeps serving while its master is
+  // unreachable, so consumers go on reading when the master is down.
+  bool suggest_slave = false;
+  if (!got.messages.empty()) {
+    int64_t behind = store_->max_phy_offset() - got.messages.back().commit_log_offset;
+    suggest_slave = behind > total_memory_bytes_ / 100 * config_.access_message_in_memory_max_ratio;
+  }
+  int64_t suggest_broker_id = 0;
+  if (config_.slave_read_enable) suggest_broker_id = suggest_slave ? gc->which_broker_when_consume_slowly : gc->broker_id;
+  if (is_slave() && !config_.slave_read_enable && master_reachable()) resp.code = rc::kPullRetryImmediately;
+
   if ((sys_flag & kPullCommitOffset) && allow_suspend && !is_slave() && commit_offset >= 0)
     offsets_.commit(group, topic, queue_id, commit_offset);
 
@@ -109,7 +123,7 @@ void Broker::handle_pull(const RequestContext& ctx, RemotingCommand& req, bool a
     return;
   }
 
-  resp.ext_fields.set("suggestWhichBrokerId", int64_t{gc->broker_id});
+  resp.ext_fields.set("suggestWhichBrokerId", suggest_broker_id);
   resp.ext_fields.set("nextBeginOffset", got.next_begin_offset);
   resp.ext_fields.set("minOffset", got.min_offset);
   resp.ext_fields.set("maxOffset", got.max_offset);

@@ -28,20 +28,27 @@ struct SendHeader {
 
 // V2 (codes 310/320) uses one-letter keys; V1 (code 10) the field names. Only topic and queue id
 // are strictly required: clients differ on the rest (ali-ons omits l and m), and RocketMQ 4.x
-// tolerates that too.
-bool decode_send_header(const RemotingCommand& req, SendHeader& h, std::string& error) {
+// tolerates that too. The strings (properties, topic, group) are moved out of the request's
+// extFields, which nothing reads after this.
+bool decode_send_header(RemotingCommand& req, SendHeader& h, std::string& error) {
   bool v2 = req.code != request_code::kSendMessage;
   auto key = [v2](const char* short_key, const char* long_key) { return v2 ? short_key : long_key; };
   HeaderReader r(req.ext_fields);
-  h.producer_group = r.opt_str(key("a", "producerGroup")).value_or("");
-  h.topic = r.str(key("b", "topic"));
-  h.default_topic = r.opt_str(key("c", "defaultTopic")).value_or("TBW102");
+  auto take = [&req](const char* k, std::string& out) {
+    std::string* v = req.ext_fields.find(k);
+    if (v == nullptr) return false;
+    out = std::move(*v);
+    return true;
+  };
+  take(key("a", "producerGroup"), h.producer_group);
+  if (!take(key("b", "topic"), h.topic)) r.str(key("b", "topic"));  // records the missing field
+  take(key("c", "defaultTopic"), h.default_topic);
   h.default_topic_queue_nums = static_cast<int32_t>(r.i64_or(key("d", "defaultTopicQueueNums"), 4));
   h.queue_id = r.i32(key("e", "queueId"));
   h.sys_flag = static_cast<int32_t>(r.i64_or(key("f", "sysFlag"), 0));
   h.born_timestamp = r.i64_or(key("g", "bornTimestamp"), 0);
   h.flag = static_cast<int32_t>(r.i64_or(key("h", "flag"), 0));
-  h.properties = r.opt_str(key("i", "properties")).value_or("");
+  take(key("i", "properties"), h.properties);
   h.reconsume_times = static_cast<int32_t>(r.i64_or(key("j", "reconsumeTimes"), 0));
   h.batch = req.code == request_code::kSendBatchMessage || r.boolean(key("m", "batch"));
   if (!r.ok()) {
@@ -53,8 +60,11 @@ bool decode_send_header(const RemotingCommand& req, SendHeader& h, std::string& 
 
 bool valid_topic_chars(const std::string& topic) {
   if (topic.empty()) return false;
+  // ASCII letters and digits (std::isalnum in the C locale, without a call per character).
   for (char c : topic)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '%' || c == '|' || c == '_' || c == '-')) return false;
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '%' || c == '|' ||
+          c == '_' || c == '-'))
+      return false;
   return true;
 }
 
@@ -172,16 +182,9 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
     put_total_ += r.msg_num;
     pull_holds_.notify_message_arriving(h.topic, queue_id, r.logics_offset + r.msg_num);
   }
-  if (!r.ok() || config_.store.flush_disk_type != store::FlushDiskType::kSyncFlush || !wait_store) {
-    return answer_put(ctx, r, queue_id, h.batch, uniq_key, put_status_code(r.status));
-  }
-  // SYNC_FLUSH: answer once an fsync covers this message (group commit), or time out.
-  uint64_t token = next_flush_token_++;
-  group_commit_.add(token, r.end_offset, clock_.monotonic_ms() + config_.store.sync_flush_timeout_ms);
-  flush_waiters_[token] = [this, ctx, r, queue_id, batch = h.batch, uniq_key](bool flushed) {
-    answer_put(ctx, r, queue_id, batch, uniq_key, flushed ? rc::kSuccess : rc::kFlushDiskTimeout);
-  };
-  run_flush(false);
+  if (!r.ok()) return answer_put(ctx, r, queue_id, h.batch, uniq_key, put_status_code(r.status));
+  // Durability (SYNC_FLUSH, SYNC_MASTER) and replication: broker_replication.cc.
+  complete_put(ctx, r, queue_id, h.batch, uniq_key, wait_store);
 }
 
 void Broker::answer_put(const RequestContext& ctx, const store::PutMessageResult& r, int32_t queue_id, bool batch,
@@ -191,8 +194,11 @@ void Broker::answer_put(const RequestContext& ctx, const store::PutMessageResult
   if (code == rc::kSuccess || code == rc::kFlushDiskTimeout || code == rc::kFlushSlaveTimeout ||
       code == rc::kSlaveNotAvailable) {
     std::string ids;
-    for (size_t i = 0; i < r.msg_ids.size(); ++i) ids += (i ? "," : "") + r.msg_ids[i];
-    resp.ext_fields.set("msgId", ids);
+    for (size_t i = 0; i < r.msg_ids.size(); ++i) {
+      if (i) ids.push_back(',');
+      ids += r.msg_ids[i];
+    }
+    resp.ext_fields.set("msgId", std::move(ids));
     resp.ext_fields.set("queueId", queue_id);
     resp.ext_fields.set("queueOffset", r.logics_offset);
     if (!uniq_key.empty() && !batch) resp.ext_fields.set("transactionId", uniq_key);

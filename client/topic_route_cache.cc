@@ -135,8 +135,10 @@ void TopicRouteCache::ask(const std::string& topic, size_t attempt) {
                   return;
                 }
                 auto route = std::make_shared<const TopicRouteData>(std::move(*parsed));
-                for (auto& b : route->broker_datas)
-                  for (auto& [id, addr] : b.broker_addrs) broker_addrs_[b.broker_name][id] = addr;
+                // A route names every live broker of a group, so it replaces what we knew of that
+                // group (a dead master drops out and pulls fall back to its slave), as Java's
+                // brokerAddrTable.put does.
+                for (auto& b : route->broker_datas) broker_addrs_[b.broker_name] = b.broker_addrs;
                 routes_[topic] = route;
                 finish(topic, RoutePtr(route));
               });

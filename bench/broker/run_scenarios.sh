@@ -4,7 +4,8 @@
 #
 #   bench/broker/run_scenarios.sh [--bin DIR] [--out FILE] [--duration S] [--threads N]
 #                                 [--sizes "128 1024 16384"] [--flush "ASYNC_FLUSH SYNC_FLUSH"]
-#                                 [--brokers "1 4"] [--null-broker] [--namesrv ADDR]
+#                                 [--brokers "1 4"] [--roles "single ASYNC_MASTER SYNC_MASTER"]
+#                                 [--null-broker] [--namesrv ADDR]
 #
 # By default it starts everything itself from --bin (default: <repo>/build/bin): one mqnamesrv and,
 # for each (brokers, flushDiskType), a fresh mqbrokercontainer hosting that many master brokers,
@@ -15,6 +16,9 @@
 #
 # --namesrv ADDR uses an already running NameServer and broker(s) instead (one row per size,
 #   brokers/flush as configured there; nothing is started or stopped).
+# --roles: "single" = masters alone; ASYNC_MASTER / SYNC_MASTER = each master with a slave (brokerId 1,
+#   SLAVE, same flush type) in the same container, replicating over the HA port; replicated
+#   scenarios run with one broker group only.
 # --null-broker replaces the container with `mqbench nullbroker` processes (in-memory, no disk):
 #   the ceiling set by the client and the machine, and a check of this script without a broker.
 #
@@ -28,6 +32,7 @@ threads=32
 sizes="128 1024 16384"
 flushes="ASYNC_FLUSH SYNC_FLUSH"
 broker_counts="1 4"
+roles="single ASYNC_MASTER SYNC_MASTER"
 null_broker=0
 external_ns=""
 ns_port=19876
@@ -43,6 +48,7 @@ while [ $# -gt 0 ]; do
     --sizes) sizes="$2"; shift 2 ;;
     --flush) flushes="$2"; shift 2 ;;
     --brokers) broker_counts="$2"; shift 2 ;;
+    --roles) roles="$2"; shift 2 ;;
     --null-broker) null_broker=1; shift ;;
     --namesrv) external_ns="$2"; shift 2 ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
@@ -107,10 +113,11 @@ if [ -z "$ns_addr" ]; then
   ns_addr="127.0.0.1:$ns_port"
 fi
 
-start_brokers() {  # count flush -> sets broker_pids, cluster
-  local n=$1 flush=$2 i paths="" port
+start_brokers() {  # count flush role -> sets broker_pids, cluster
+  local n=$1 flush=$2 role=${3:-single} i paths="" port master_role=ASYNC_MASTER
+  [ "$role" = single ] || master_role=$role
   broker_pids=()
-  cluster="BenchCluster_${flush}_${n}"
+  cluster="BenchCluster_${flush}_${n}_${role}"
   if [ $null_broker = 1 ]; then
     for i in $(seq 0 $((n - 1))); do
       port=$((broker_port0 + 20 * i))
@@ -121,7 +128,7 @@ start_brokers() {  # count flush -> sets broker_pids, cluster
     done
   else
     [ -x "$bin/mqbrokercontainer" ] || { echo "missing $bin/mqbrokercontainer" >&2; exit 1; }
-    local dir="$work/container-$flush-$n"
+    local dir="$work/container-$flush-$n-$role"
     mkdir -p "$dir"
     for i in $(seq 0 $((n - 1))); do
       port=$((broker_port0 + 20 * i))
@@ -129,7 +136,7 @@ start_brokers() {  # count flush -> sets broker_pids, cluster
 brokerClusterName=$cluster
 brokerName=bench-broker-$i
 brokerId=0
-brokerRole=ASYNC_MASTER
+brokerRole=$master_role
 brokerIP1=127.0.0.1
 listenPort=$port
 storePathRootDir=$dir/store-$i
@@ -138,6 +145,20 @@ flushDiskType=$flush
 autoCreateTopicEnable=true
 EOF
       paths="$paths${paths:+:}broker-$i.conf"
+      if [ "$role" != single ]; then
+        cat > "$dir/broker-$i-slave.conf" <<EOF
+brokerClusterName=$cluster
+brokerName=bench-broker-$i
+brokerId=1
+brokerRole=SLAVE
+brokerIP1=127.0.0.1
+listenPort=$((port + 10))
+storePathRootDir=$dir/store-$i-slave
+namesrvAddr=$ns_addr
+flushDiskType=$flush
+EOF
+        paths="$paths:broker-$i-slave.conf"
+      fi
     done
     cat > "$dir/container.conf" <<EOF
 listenPort=$container_port
@@ -152,6 +173,7 @@ EOF
     wait_port 127.0.0.1 $((broker_port0 + 20 * i)) 30 || { log "broker $i did not listen"; return 1; }
   done
   sleep 1  # registration with the NameServer follows listening
+  [ "$role" = single ] || sleep 2  # the slave learns its master from the NameServer and connects
 }
 
 stop_brokers() {
@@ -187,18 +209,23 @@ run_size() {  # label brokers flush size topic
 if [ -n "$external_ns" ]; then
   for size in $sizes; do run_size "external" "?" "(as configured)" "$size" "BenchTopic_ext_$size"; done
 else
+  for role in $roles; do
   for n in $broker_counts; do
+    if [ "$role" != single ] && { [ "$n" != 1 ] || [ $null_broker = 1 ]; }; then continue; fi
     for flush in $flushes; do
       if [ $null_broker = 1 ] && [ "$flush" != "${flushes%% *}" ]; then continue; fi  # no disk: one flush mode
-      label="$n broker(s), $flush"
-      start_brokers "$n" "$flush" || { rows+=("| $n | $flush | - | - | did not start | | | | | | | | |"); stop_brokers; continue; }
+      label="$n broker(s), $flush, $role"
+      mode="$flush"
+      [ "$role" = single ] || mode="$flush, $role + SLAVE"
+      start_brokers "$n" "$flush" "$role" || { rows+=("| $n | $mode | - | - | did not start | | | | | | | | |"); stop_brokers; continue; }
       for size in $sizes; do
-        topic="BenchTopic_${flush%%_*}_${n}_${size}"
+        topic="BenchTopic_${flush%%_*}_${n}_${role}_${size}"
         create_topic "$topic" "$cluster"
-        run_size "$label" "$n" "$( [ $null_broker = 1 ] && echo 'none (null broker)' || echo "$flush")" "$size" "$topic"
+        run_size "$label" "$n" "$( [ $null_broker = 1 ] && echo 'none (null broker)' || echo "$mode")" "$size" "$topic"
       done
       stop_brokers
     done
+  done
   done
 fi
 
