@@ -121,7 +121,16 @@ void HaMaster::push(Slave& s) {
 }
 
 void HaMaster::notify_new_data() {
-  for (auto& [id, s] : slaves_) push(s);
+  // Puts arrive in bursts (one per request of a read batch): push once after the burst, so a slave
+  // gets one frame and sends one acknowledgement per burst instead of one per put.
+  if (push_posted_ || slaves_.empty()) return;
+  push_posted_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  loop_.post([this, alive] {
+    if (alive.expired()) return;
+    push_posted_ = false;
+    for (auto& [id, s] : slaves_) push(s);
+  });
 }
 
 bool HaMaster::slave_ok(int64_t master_put_offset) const {

@@ -99,6 +99,7 @@ class HaMaster {
   Timer timer_;
   std::map<uint64_t, Slave> slaves_;  // by connection id
   int64_t push_to_slave_max_offset_ = 0;
+  bool push_posted_ = false;
   struct Waiter {
     int64_t deadline_ms;
     std::function<void(bool)> done;
