@@ -103,7 +103,7 @@ TEST_CASE("cross-deployed containers: each slave catches up, serves reads, and c
   REQUIRE(ns.port > 0);
   TempDir dir;
   // Machine 1: master of group a, slave of group b. Machine 2: the other way round.
-  ContainerProcess m1(ns.addr(), {{"repl-a", 0, "ASYNC_MASTER", "ASYNC_FLUSH", 0, kFastMaster}, {"repl-b", 1, "SLAVE", "ASYNC_FLUSH", 0, kFastSlave + "slaveReadEnable=true\n"}},
+  ContainerProcess m1(ns.addr(), {{"repl-a", 0, "ASYNC_MASTER", "ASYNC_FLUSH", 0, kFastMaster + "slaveReadEnable=true\naccessMessageInMemoryMaxRatio=0\n"}, {"repl-b", 1, "SLAVE", "ASYNC_FLUSH", 0, kFastSlave + "slaveReadEnable=true\n"}},
                       dir.file("m1"));
   ContainerProcess m2(ns.addr(), {{"repl-b", 0, "ASYNC_MASTER", "ASYNC_FLUSH", 0, kFastMaster}, {"repl-a", 1, "SLAVE", "ASYNC_FLUSH", 0, kFastSlave + "slaveReadEnable=true\n"}},
                       dir.file("m2"));
@@ -153,6 +153,14 @@ TEST_CASE("cross-deployed containers: each slave catches up, serves reads, and c
   }, 15s));
   REQUIRE(commit_offset(client, m1.broker_addr(0), "repl_group", "ReplTopic", 1, 42));
   CHECK(wait_until([&] { return query_offset(client, m2.broker_addr(1), "repl_group", "ReplTopic", 1) == 42; }, 10s));
+  // repl-a's master counts every reader as far behind (accessMessageInMemoryMaxRatio=0) and, with
+  // slaveReadEnable, sends it to the slave (whichBrokerWhenConsumeSlowly = 1); repl-b's keeps it.
+  for (auto [addr, want] : {std::pair{m1.broker_addr(0), int64_t{1}}, std::pair{m2.broker_addr(0), int64_t{0}}}) {
+    auto r = client.invoke(addr, make_pull_request("repl_reader", "ReplTopic", 0, 0, 8, 0x4, 0, "*"), 3000);
+    REQUIRE(r.ok());
+    CHECK(r->code == rc::kSuccess);
+    CHECK(HeaderReader(r->ext_fields).i64_or("suggestWhichBrokerId", -1) == want);
+  }
   // A slave refuses writes.
   auto refused = send_message(client, m2.broker_addr(1), "ReplTopic", 0, "to a slave");
   CHECK(refused.code != rc::kSuccess);
