@@ -4,7 +4,6 @@
 // complete or time out, and a slave that is ahead of its master stops with "diverged".
 #include <doctest/doctest.h>
 
-#include <filesystem>
 #include <random>
 
 #include "base/clock.h"
@@ -12,19 +11,11 @@
 #include "runtime/event_loop.h"
 #include "store/file.h"
 #include "store/message_store.h"
+#include "tests/store/test_util.h"
 
 using namespace mq;
 
 namespace {
-
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/mq-ha-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path); }
-};
 
 store::MessageStoreConfig store_config(const std::string& root) {
   store::MessageStoreConfig c;
@@ -46,6 +37,18 @@ void put_messages(store::MessageStore& s, int from, int to) {
     REQUIRE(r.ok());
   }
 }
+
+// A master's and a slave's store, each open in its own temp dir.
+struct StorePair {
+  test::TempDir master_dir, slave_dir;
+  store::PosixFileSystem fs;
+  store::MessageStore master_store{store_config(master_dir.path()), fs, Logger()};
+  store::MessageStore slave_store{store_config(slave_dir.path()), fs, Logger()};
+  StorePair() {
+    REQUIRE(master_store.open().ok());
+    REQUIRE(slave_store.open().ok());
+  }
+};
 
 bool run_until(EventLoop& loop, const std::function<bool()>& cond, int64_t timeout_ms = 10'000) {
   SystemClock clock;
@@ -119,12 +122,9 @@ TEST_CASE("HA transfer reader: frames split anywhere, heartbeats, and bad sizes 
 }
 
 TEST_CASE("HaMaster and HaSlave over loopback: catch-up, acknowledgements, SYNC_MASTER waits, reconnect") {
-  ScratchDir master_dir, slave_dir;
-  store::PosixFileSystem fs;
-  store::MessageStore master_store(store_config(master_dir.path), fs, Logger());
-  store::MessageStore slave_store(store_config(slave_dir.path), fs, Logger());
-  REQUIRE(master_store.open().ok());
-  REQUIRE(slave_store.open().ok());
+  StorePair stores;
+  auto& master_store = stores.master_store;
+  auto& slave_store = stores.slave_store;
   put_messages(master_store, 0, 300);  // several 64 KiB segments with BLANK ends
   REQUIRE(master_store.max_phy_offset() > 2 * 64 * 1024);
 
@@ -194,12 +194,9 @@ TEST_CASE("HaMaster and HaSlave over loopback: catch-up, acknowledgements, SYNC_
 }
 
 TEST_CASE("a slave ahead of its master stops replicating: diverged") {
-  ScratchDir master_dir, slave_dir;
-  store::PosixFileSystem fs;
-  store::MessageStore master_store(store_config(master_dir.path), fs, Logger());
-  store::MessageStore slave_store(store_config(slave_dir.path), fs, Logger());
-  REQUIRE(master_store.open().ok());
-  REQUIRE(slave_store.open().ok());
+  StorePair stores;
+  auto& master_store = stores.master_store;
+  auto& slave_store = stores.slave_store;
   put_messages(slave_store, 0, 20);  // the slave has data its (new, empty) master never had
   put_messages(master_store, 0, 5);
   REQUIRE(slave_store.max_phy_offset() > master_store.max_phy_offset());
