@@ -71,6 +71,11 @@ void EventLoop::flush_point() {
 
 EventLoop::~EventLoop() {
   if (!closed_) close_and_drain();
+  for (PostedTask* t = posted_head_.exchange(nullptr); t != nullptr;) {  // posted too late to run
+    PostedTask* next = t->next;
+    delete t;
+    t = next;
+  }
   delete loop_;
 }
 
@@ -86,8 +91,7 @@ void EventLoop::run_until(const std::function<bool()>& done) {
     if (uv_run(loop_, UV_RUN_ONCE) == 0 && !done()) {
       drain_posted();
       // No active handle is left and nothing is pending: nothing can make progress.
-      std::lock_guard<std::mutex> lock(mu_);
-      if (posted_.empty()) return;
+      if (posted_head_.load(std::memory_order_acquire) == nullptr) return;
     }
   }
 }
@@ -97,9 +101,8 @@ void EventLoop::stop() {
 }
 
 void EventLoop::post(std::function<void()> fn) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    posted_.push_back(std::move(fn));
+  auto* node = new PostedTask{std::move(fn), posted_head_.load(std::memory_order_relaxed)};
+  while (!posted_head_.compare_exchange_weak(node->next, node, std::memory_order_release, std::memory_order_relaxed)) {
   }
   uv_async_send(async_);
 }
@@ -109,12 +112,20 @@ void EventLoop::on_async(uv_async_t* handle) {
 }
 
 void EventLoop::drain_posted() {
-  std::vector<std::function<void()>> batch;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    batch.swap(posted_);
+  // The stack holds the newest task first; reversed, the batch runs in posting order.
+  PostedTask* newest = posted_head_.exchange(nullptr, std::memory_order_acquire);
+  PostedTask* oldest = nullptr;
+  while (newest != nullptr) {
+    PostedTask* next = newest->next;
+    newest->next = oldest;
+    oldest = newest;
+    newest = next;
   }
-  for (auto& fn : batch) run_guarded("a posted task", fn);
+  while (oldest != nullptr) {
+    std::unique_ptr<PostedTask> task(oldest);
+    oldest = oldest->next;
+    run_guarded("a posted task", task->fn);
+  }
 }
 
 int64_t EventLoop::now_ms() const { return static_cast<int64_t>(uv_now(loop_)); }

@@ -1,8 +1,8 @@
 // The event loop every broker of a process shares, and the one way other threads reach it.
 //
 // One thread runs the loop and owns all network I/O and all broker state. Other threads (the
-// worker pool, signal handling, tests) hand it work through post(): a mutex-protected queue plus
-// one uv_async_t whose callback drains the whole queue (uv_async_send coalesces wake-ups).
+// worker pool, signal handling, tests) hand it work through post(): a lock-free list plus one
+// uv_async_t whose callback drains the whole list (uv_async_send coalesces wake-ups).
 //
 // Handles (timers, TCP) are owned objects: the C++ object may be destroyed at any time on the loop
 // thread; the uv handle it wraps is closed then and its memory freed in the close callback, after
@@ -15,6 +15,7 @@
 // two flush points at once (the answer to a lone request leaves without delay) and queues the rest
 // for the next flush point, so a burst of frames to one peer costs one write.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -81,8 +82,13 @@ class EventLoop {
   uint64_t flush_epoch_ = 0;
   std::vector<std::weak_ptr<TcpConnection>> to_flush_;
   std::vector<std::weak_ptr<TcpConnection>> flushing_;
-  std::mutex mu_;
-  std::vector<std::function<void()>> posted_;
+  // Posted work: a lock-free stack (newest first) that the loop takes whole. Posting threads never
+  // wait for the loop, and the loop never sleeps on a lock the posters hold.
+  struct PostedTask {
+    std::function<void()> fn;
+    PostedTask* next;
+  };
+  std::atomic<PostedTask*> posted_head_{nullptr};
   bool closed_ = false;
   std::thread::id loop_thread_;
 };

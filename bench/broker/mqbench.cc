@@ -2,6 +2,7 @@
 // Consumer (same flags where they exist), plus two probes of the machine's limits.
 //
 //   mqbench producer -n ns -t topic [-w threads] [-s bytes] [--window N] [--batch N] [--duration s]
+//                    [--producer-per-thread]
 //   mqbench consumer -n ns -t topic [-g group] [-e expr] [--duration s] [--expect N] [--idle-exit s]
 //                    [--give-up s] [--from-first]
 //     --idle-exit: stop after s seconds without a message once some arrived (backlog drained);
@@ -10,10 +11,12 @@
 //   mqbench fsync [--dir d] [--duration s]   4 KiB write + fdatasync per op, ops/s
 //   mqbench nullbroker [-n ns] [--port p] [-t topic] [--queues n]   in-memory stand-in broker
 //
-// Producer: every thread has its own event loop, Producer and connection(s). With --window 1 (the
-// default) each thread sends synchronously, one message after the other, as the Java benchmark's
-// threads do; --window N keeps N sends in flight per thread. Latency is measured from the send
-// call to its callback. Consumer: one Consumer; end-to-end latency is receipt time minus the
+// Producer: with --window 1 (the default) the -w threads share one producer (SharedProducer) and
+// each sends synchronously, one message after the other: the shape of RocketMQ's benchmark
+// Producer (one DefaultMQProducer, a pool of threads calling send()), one connection per broker.
+// --producer-per-thread gives every thread its own event loop, Producer and connection instead
+// (more connections and polls for the same load); --window N (N > 1) keeps N sends in flight per
+// thread, each thread on its own producer. Latency is measured from the send call to its answer. Consumer: one Consumer; end-to-end latency is receipt time minus the
 // message's born timestamp (same host clock).
 //
 // Every second a progress line; at the end one "SUMMARY key=value ..." line that scripts parse.
@@ -39,6 +42,7 @@
 #include "bench/broker/null_broker.h"
 #include "client/consumer.h"
 #include "client/producer.h"
+#include "client/shared_producer.h"
 
 using namespace mq;
 using mq::bench::LatencyHistogram;
@@ -89,6 +93,7 @@ void usage() {
   std::fprintf(stderr,
                "usage:\n"
                "  mqbench producer -n ns -t topic [-w threads=32] [-s bytes=128] [--window 1] [--batch 1]\n"
+               "                   [--producer-per-thread]\n"
                "                   [--duration 10] [--group benchmark_producer] [--tags TagA]\n"
                "  mqbench consumer -n ns -t topic [-g benchmark_consumer] [-e '*'] [--duration 10]\n"
                "                   [--expect N] [--idle-exit s] [--give-up s] [--from-first]\n"
@@ -115,12 +120,10 @@ struct ProducerThreadStats {
   std::atomic<bool> done{false};
 };
 
+ProducerOptions producer_options(const Args& a);
+
 void producer_thread(int index, const Args& a, std::atomic<bool>& stop, ProducerThreadStats& st) {
-  ProducerOptions o;
-  o.name_servers = a.get("n", "127.0.0.1:9876");
-  o.group = a.get("group", "benchmark_producer");
-  o.send_timeout_ms = a.num("timeout", 3000);
-  o.retry_times_when_send_failed = static_cast<int32_t>(a.num("retries", 2));
+  ProducerOptions o = producer_options(a);
   std::string topic = a.get("t", "BenchmarkTest");
   size_t size = static_cast<size_t>(a.num("s", 128));
   int window = static_cast<int>(std::max<int64_t>(1, a.num("window", 1)));
@@ -189,15 +192,79 @@ void producer_thread(int index, const Args& a, std::atomic<bool>& stop, Producer
   st.done = true;
 }
 
+ProducerOptions producer_options(const Args& a) {
+  ProducerOptions o;
+  o.name_servers = a.get("n", "127.0.0.1:9876");
+  o.group = a.get("group", "benchmark_producer");
+  o.send_timeout_ms = a.num("timeout", 3000);
+  o.retry_times_when_send_failed = static_cast<int32_t>(a.num("retries", 2));
+  return o;
+}
+
+// Java's benchmark shape: one producer, `threads` threads each calling its blocking send.
+void shared_sender_thread(int index, const Args& a, SharedProducer& p, std::atomic<bool>& stop,
+                          ProducerThreadStats& st) {
+  std::string topic = a.get("t", "BenchmarkTest");
+  size_t size = static_cast<size_t>(a.num("s", 128));
+  int batch = static_cast<int>(std::max<int64_t>(1, a.num("batch", a.num("b", 1))));
+  std::string tags = a.get("tags", "");
+  std::string body(size, static_cast<char>('a' + index % 26));
+  bool error_logged = false;
+  while (!stop.load(std::memory_order_relaxed)) {
+    auto t0 = Clock::now();
+    ClientOutcome<SendResult> r = client_error(ClientFailure::kShutdown, "");
+    if (batch > 1) {
+      std::vector<Message> msgs(static_cast<size_t>(batch));
+      for (auto& m : msgs) {
+        m.topic = topic;
+        m.body = body;
+        m.tags = tags;
+      }
+      r = p.send_batch(std::move(msgs));
+    } else {
+      Message m;
+      m.topic = topic;
+      m.body = body;
+      m.tags = tags;
+      r = p.send(std::move(m));
+    }
+    uint64_t us = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+    if (r.ok()) {
+      st.hist.record(us);
+      st.ok.fetch_add(1, std::memory_order_relaxed);
+      st.messages.fetch_add(static_cast<uint64_t>(batch), std::memory_order_relaxed);
+    } else {
+      st.failed.fetch_add(1, std::memory_order_relaxed);
+      if (!error_logged) {
+        error_logged = true;
+        std::fprintf(stderr, "thread %d: first failure: %s (%s)\n", index, client_failure_name(r.code().kind),
+                     r.detail().c_str());
+      }
+    }
+  }
+  st.done = true;
+}
+
 int run_producer(const Args& a) {
   int threads = static_cast<int>(std::max<int64_t>(1, a.num("w", 32)));
   int64_t duration_s = a.num("duration", 10);
+  // --window 1 without --producer-per-thread: all threads share one producer, as Java's benchmark.
+  bool shared = a.num("window", 1) <= 1 && !a.flag("producer-per-thread");
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<ProducerThreadStats>> stats;
   for (int i = 0; i < threads; ++i) stats.push_back(std::make_unique<ProducerThreadStats>());
+  std::unique_ptr<SharedProducer> shared_producer;
+  if (shared) shared_producer = std::make_unique<SharedProducer>(producer_options(a), Logger().with_prefix("[bench]"));
   std::vector<std::thread> pool;
   auto t_start = Clock::now();
-  for (int i = 0; i < threads; ++i) pool.emplace_back(producer_thread, i, std::cref(a), std::ref(stop), std::ref(*stats[i]));
+  for (int i = 0; i < threads; ++i) {
+    if (shared)
+      pool.emplace_back(shared_sender_thread, i, std::cref(a), std::ref(*shared_producer), std::ref(stop),
+                        std::ref(*stats[i]));
+    else
+      pool.emplace_back(producer_thread, i, std::cref(a), std::ref(stop), std::ref(*stats[i]));
+  }
 
   std::printf("# mqbench producer -n %s -t %s -w %d -s %" PRId64 " --window %" PRId64 " --batch %" PRId64
               " --duration %" PRId64 "\n",
@@ -238,6 +305,7 @@ int run_producer(const Args& a) {
   stop = true;
   auto t_end = Clock::now();
   for (auto& t : pool) t.join();
+  shared_producer.reset();
   std::vector<uint64_t> total(LatencyHistogram::kBuckets, 0);
   uint64_t msgs = 0, fail = 0, requests = 0;
   for (auto& s : stats) {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "base/hash.h"
 #include "client/consumer.h"
 #include "client/producer.h"
+#include "client/shared_producer.h"
 #include "codec/codes.h"
 #include "codec/header_reader.h"
 #include "codec/route_data.h"
@@ -557,4 +559,75 @@ TEST_CASE("blocking wrappers drive a private loop") {
   }
   stop = true;
   t.join();
+}
+
+TEST_CASE("a shared producer serves many sending threads over one connection per broker") {
+  // The fake world runs on its own thread; eight threads send through one SharedProducer at once.
+  std::unique_ptr<World> w;
+  std::atomic<bool> ready{false}, stop{false};
+  std::string ns;
+  std::atomic<int> sends_seen{0}, unregisters_seen{0};
+  std::thread t([&] {
+    w = std::make_unique<World>();
+    ns = w->namesrv_addr;
+    ready = true;
+    {
+      Timer tick(w->loop);
+      tick.start(5, 5, [&] {
+        if (stop) w->loop.stop();
+      });
+      w->loop.run();
+    }
+    sends_seen = w->a->send_requests + w->b->send_requests;
+    unregisters_seen = w->a->unregisters + w->b->unregisters;
+    w.reset();
+  });
+  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  std::atomic<int> failures{0};
+  std::string client_id;
+  {
+    ProducerOptions po;
+    po.name_servers = ns;
+    po.client_ip = "127.0.0.1";
+    po.group = "pg";
+    SharedProducer p(po);
+    client_id = p.client_id();
+    std::vector<std::thread> senders;
+    for (int s = 0; s < kThreads; ++s)
+      senders.emplace_back([&, s] {
+        for (int i = 0; i < kPerThread; ++i) {
+          auto r = p.send(msg("t" + std::to_string(s) + "-" + std::to_string(i)));
+          if (!r.ok()) {
+            ++failures;
+            continue;
+          }
+          ids[static_cast<size_t>(s)].push_back(r->msg_id);
+        }
+      });
+    for (auto& s : senders) s.join();
+    // All eight threads went over one connection to each broker (the loop of the world reads it).
+    std::atomic<int> conns_a{-1}, conns_b{-1};
+    w->loop.post([&] {
+      conns_a = static_cast<int>(w->a->server->connection_count());
+      conns_b = static_cast<int>(w->b->server->connection_count());
+    });
+    while (conns_a < 0 || conns_b < 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    CHECK(conns_a == 1);
+    CHECK(conns_b == 1);
+    std::vector<Message> batch = {msg("b1"), msg("b2")};
+    auto r = p.send_batch(std::move(batch));
+    CHECK_MESSAGE(r.ok(), r.detail());
+  }  // destruction says goodbye to both brokers
+  stop = true;
+  t.join();
+  CHECK(failures == 0);
+  CHECK(sends_seen == kThreads * kPerThread + 1);
+  CHECK(unregisters_seen == 2);
+  std::set<std::string> distinct;
+  for (auto& v : ids) distinct.insert(v.begin(), v.end());
+  CHECK(distinct.size() == static_cast<size_t>(kThreads * kPerThread));
+  CHECK(client_id.starts_with("127.0.0.1@"));
 }
