@@ -5,14 +5,16 @@
 #   bench/broker/run_scenarios.sh [--bin DIR] [--out FILE] [--duration S] [--threads N]
 #                                 [--sizes "128 1024 16384"] [--flush "ASYNC_FLUSH SYNC_FLUSH"]
 #                                 [--brokers "1 4"] [--roles "single ASYNC_MASTER SYNC_MASTER"]
-#                                 [--null-broker] [--namesrv ADDR]
+#                                 [--null-broker] [--namesrv ADDR] [--producer-args ARGS]
 #
 # By default it starts everything itself from --bin (default: <repo>/build/bin): one mqnamesrv and,
 # for each (brokers, flushDiskType), a fresh mqbrokercontainer hosting that many master brokers,
 # with configs and stores in a temporary directory that is removed at the end. Per message size it
-# runs `mqbench producer` (synchronous senders, like RocketMQ's benchmark: -w threads, one message
-# in flight each) on its own topic created with 8 queues per broker, then `mqbench consumer` from
-# the first offset to measure how fast one consumer drains that backlog.
+# runs `mqbench producer` (synchronous senders, like RocketMQ's benchmark: -w threads sharing one
+# producer, one message in flight each) on its own topic created with 8 queues per broker, then
+# `mqbench consumer` from the first offset to measure how fast one consumer drains that backlog.
+# --producer-args "ARGS" adds ARGS to every producer run (e.g. "--producer-per-thread": one
+#   producer and connection per thread; "--window 32 -w 2": asynchronous windows).
 #
 # --namesrv ADDR uses an already running NameServer and broker(s) instead (one row per size,
 #   brokers/flush as configured there; nothing is started or stopped).
@@ -35,6 +37,7 @@ broker_counts="1 4"
 roles="single ASYNC_MASTER SYNC_MASTER"
 null_broker=0
 external_ns=""
+producer_args=""
 ns_port=19876
 container_port=19811
 broker_port0=20911
@@ -51,7 +54,8 @@ while [ $# -gt 0 ]; do
     --roles) roles="$2"; shift 2 ;;
     --null-broker) null_broker=1; shift ;;
     --namesrv) external_ns="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --producer-args) producer_args="$2"; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -195,7 +199,7 @@ run_size() {  # label brokers flush size topic
   local label=$1 n=$2 flush=$3 size=$4 topic=$5 pfile="$work/producer-$5.txt" cfile="$work/consumer-$5.txt"
   log "$label: producer -w $threads -s $size for ${duration}s on $topic"
   timeout $((duration + 60)) "$mqbench" producer -n "$ns_addr" -t "$topic" -w "$threads" -s "$size" \
-    --duration "$duration" > "$pfile" 2>&1
+    --duration "$duration" $producer_args > "$pfile" 2>&1
   log "$label: consumer draining $topic"
   timeout $((duration * 3 + 60)) "$mqbench" consumer -n "$ns_addr" -t "$topic" -g "bench_drain_$topic" \
     --from-first --idle-exit 3 --give-up 20 --duration $((duration * 3 + 30)) > "$cfile" 2>&1
@@ -241,8 +245,9 @@ fi
     echo "Broker: \`mqbrokercontainer\` from $bin, ASYNC_MASTER, 8 queues per broker; everything on this one machine."
   fi
   echo
-  echo "Producer: \`mqbench producer -w $threads -s SIZE --duration $duration\` (synchronous senders, one message in flight"
-  echo "per thread, as RocketMQ's benchmark Producer); figures after a 1 s warm-up. Drain: one \`mqbench consumer --from-first\`"
+  echo "Producer: \`mqbench producer -w $threads -s SIZE --duration $duration${producer_args:+ $producer_args}\` (without other"
+  echo "arguments: synchronous senders sharing one producer, one message in flight per thread, as RocketMQ's benchmark"
+  echo "Producer); figures after a 1 s warm-up. Drain: one \`mqbench consumer --from-first\`"
   echo "reading the backlog the producer left (messages per second between its first and last message)."
   echo
   echo "| brokers | flush | body B | threads | send TPS | avg ms | p50 ms | p99 ms | p99.9 ms | max ms | failures | drained msgs | drain msgs/s |"

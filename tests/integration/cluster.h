@@ -31,7 +31,7 @@ struct BrokerSpec {
   std::string role = "ASYNC_MASTER";
   std::string flush = "ASYNC_FLUSH";
   int port = 0;  // 0 = pick one
-  std::string extra;  // more key=value lines
+  std::string extra = "";  // more key=value lines
 };
 
 class ContainerProcess {
