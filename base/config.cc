@@ -6,6 +6,8 @@
 
 #include <toml++/toml.h>
 
+#include "base/file_util.h"
+
 namespace mq {
 
 namespace {
@@ -14,6 +16,10 @@ std::string trim(const std::string& s) {
   if (b == std::string::npos) return {};
   size_t e = s.find_last_not_of(" \t\r\f");
   return s.substr(b, e - b + 1);
+}
+
+bool is_toml_path(const std::string& path) {
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".toml") == 0;
 }
 
 std::string where(const ConfigFile& f, const ConfigEntry& e) {
@@ -57,7 +63,7 @@ Result<ConfigFile, ConfigError> load_config_file(const std::string& path) {
   if (!in) return make_error(ConfigError::kIo, path + ": cannot open config file");
   std::stringstream ss;
   ss << in.rdbuf();
-  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".toml") == 0) return parse_toml(path, ss.str());
+  if (is_toml_path(path)) return parse_toml(path, ss.str());
   return parse_properties(path, ss.str());
 }
 
@@ -193,6 +199,84 @@ std::vector<std::string> ConfigBinder::unknown_keys() const {
 
 Result<Unit, ConfigError> ConfigBinder::finish() const {
   if (error_) return *error_;
+  return Unit{};
+}
+
+namespace {
+
+// A value as TOML writes it: bare when TOML reads it back as the same integer, float or boolean.
+std::string toml_literal(const std::string& value) {
+  if (value == "true" || value == "false") return value;
+  if (!value.empty()) {
+    try {
+      toml::table t = toml::parse("v = " + value);
+      if (t["v"].is_integer() || t["v"].is_floating_point()) return value;
+    } catch (const toml::parse_error&) {
+    }
+  }
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+Result<Unit, ConfigError> update_config_file(const std::string& path,
+                                             const std::vector<std::pair<std::string, std::string>>& changes) {
+  auto text = read_whole_file(path);
+  if (!text) return make_error(ConfigError::kIo, path + ": cannot read config file");
+  bool toml = is_toml_path(path);
+  auto parsed = toml ? parse_toml(path, *text) : parse_properties(path, *text);
+  if (!parsed.ok()) return parsed.error();
+  std::vector<std::string> lines = split_lines(*text);
+  std::vector<bool> dropped(lines.size(), false);
+  std::vector<std::string> appended;
+  for (const auto& [key, value] : changes) {
+    std::string line = toml ? key + " = " + toml_literal(value) : key + "=" + value;
+    const ConfigEntry* e = parsed->find(key);
+    if (e == nullptr || e->line <= 0 || static_cast<size_t>(e->line) > lines.size()) {
+      appended.push_back(line);
+      continue;
+    }
+    size_t at = static_cast<size_t>(e->line - 1);
+    // A properties value continued with trailing backslashes spans the lines after it.
+    for (size_t i = at; !toml && i + 1 < lines.size() && !trim(lines[i]).empty() && trim(lines[i]).back() == '\\'; ++i)
+      dropped[i + 1] = true;
+    lines[at] = line;
+  }
+  size_t insert_at = lines.size();
+  if (toml)
+    for (size_t i = 0; i < lines.size(); ++i)
+      if (!dropped[i] && trim(lines[i]).starts_with("[")) {
+        insert_at = i;
+        break;
+      }
+  std::string out;
+  for (size_t i = 0; i <= lines.size(); ++i) {
+    if (i == insert_at)
+      for (const auto& a : appended) out += a + "\n";
+    if (i < lines.size() && !dropped[i]) out += lines[i] + "\n";
+  }
+  auto check = toml ? parse_toml(path, out) : parse_properties(path, out);
+  if (!check.ok()) return check.error();
+  for (const auto& [key, value] : changes) {
+    const ConfigEntry* e = check->find(key);
+    if (e == nullptr || e->value != value)
+      return make_error(ConfigError::kValue, path + ": key '" + key + "' would not read back as '" + value + "'");
+  }
+  std::string err = write_file_atomically(path, out);
+  if (!err.empty()) return make_error(ConfigError::kIo, err);
   return Unit{};
 }
 

@@ -62,6 +62,15 @@ class ConfigBinder {
   std::optional<Error<ConfigError>> error_;
 };
 
+// Writes changed settings back into a config file (UPDATE_BROKER_CONFIG persists them there, as
+// RocketMQ's Configuration.persist does), keeping every other line and comment as it was: a key
+// already set has its (last) definition line replaced, continuation lines included; a new key is
+// appended (TOML: before the first [table], so it stays top-level). TOML values that read as
+// integers, floats or booleans are written bare, everything else as a quoted string. The new text
+// is parsed before it replaces the file (atomically, keeping `<path>.bak`).
+Result<Unit, ConfigError> update_config_file(const std::string& path,
+                                             const std::vector<std::pair<std::string, std::string>>& changes);
+
 // Parses "k=v" lines (the body of UPDATE_*_CONFIG requests) into pairs, in order.
 std::vector<std::pair<std::string, std::string>> parse_properties_text(const std::string& text);
 

@@ -233,11 +233,25 @@ void Broker::register_admin_processors() {
     ctx.respond(std::move(resp));
   });
   server_.register_handler(req::kUpdateBrokerConfig, [this](const RequestContext& ctx, RemotingCommand& r) {
-    std::string err = config_.update_live(parse_properties_text(r.body));
+    auto changes = parse_properties_text(r.body);
+    std::string err = config_.update_live(changes);
     if (!err.empty()) return ctx.respond_code(rc::kNoPermission, err);
     log_.info("config updated: " + r.body);
     register_with_namesrv(false);
-    ctx.respond_code(rc::kSuccess);
+    // Written back to the broker's own file so a restart keeps the change (RocketMQ persists it
+    // too), on this broker's strand since it fsyncs. The change is live either way; a file we
+    // cannot write is logged and told in the answer's remark.
+    if (config_.config_path.empty() || changes.empty()) return ctx.respond_code(rc::kSuccess);
+    auto remark = std::make_shared<std::string>();
+    Logger log = log_;
+    strand_->submit(
+        [path = config_.config_path, changes, remark, log] {
+          auto persisted = update_config_file(path, changes);
+          if (persisted.ok()) return;
+          *remark = "applied, but not written to the config file: " + persisted.detail();
+          log.warn(*remark);
+        },
+        [ctx, remark] { ctx.respond_code(rc::kSuccess, *remark); });
   });
 
   server_.register_handler(req::kGetBrokerRuntimeInfo, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {

@@ -212,6 +212,21 @@ ClientResult<std::map<std::string, std::string>> AdminClient::get_broker_runtime
   return out;
 }
 
+ClientResult<std::string> AdminClient::get_broker_config(const std::string& broker_addr) {
+  auto r = call(broker_addr, RemotingCommand::request(request_code::kGetBrokerConfig));
+  if (!r.ok()) return r.error();
+  return r->body;
+}
+
+ClientResult<std::string> AdminClient::update_broker_config(const std::string& broker_addr,
+                                                            const std::string& properties_text) {
+  RemotingCommand req = RemotingCommand::request(request_code::kUpdateBrokerConfig);
+  req.body = properties_text;
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return r->remark.value_or("");
+}
+
 ClientResult<std::string> AdminClient::get_consume_stats(const std::string& broker_addr, const std::string& group,
                                                          const std::string& topic) {
   RemotingCommand req = RemotingCommand::request(request_code::kGetConsumeStats);

@@ -50,6 +50,11 @@ class AdminClient {
   ClientResult<Unit> create_topic(const std::string& broker_addr, const TopicConfig& config);
   ClientResult<std::string> get_topic_stats(const std::string& broker_addr, const std::string& topic);
   ClientResult<std::map<std::string, std::string>> get_broker_runtime_info(const std::string& broker_addr);
+  // GET_BROKER_CONFIG: the broker's settings as properties text.
+  ClientResult<std::string> get_broker_config(const std::string& broker_addr);
+  // UPDATE_BROKER_CONFIG with `key=value` lines; returns the broker's remark (empty, or why the
+  // change is live but not written to its config file).
+  ClientResult<std::string> update_broker_config(const std::string& broker_addr, const std::string& properties_text);
   ClientResult<std::string> get_consume_stats(const std::string& broker_addr, const std::string& group,
                                               const std::string& topic);
   ClientResult<Unit> update_subscription_group(const std::string& broker_addr, const std::string& config_json);

@@ -121,3 +121,62 @@ TEST_CASE("TOML config: same keys, typed values, syntax errors with a line") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.detail() == "e.conf:1: key 'flushDiskType': expected one of ASYNC_FLUSH, SYNC_FLUSH, got 'SOMETIMES'");
 }
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/file_util.h"
+
+namespace {
+// A config file in a fresh temporary folder, removed with it.
+struct TempConfig {
+  std::filesystem::path dir;
+  std::string path;
+  TempConfig(const std::string& name, const std::string& text) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mq-config-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    dir = tmpl;
+    path = (dir / name).string();
+    REQUIRE(write_file_atomically(path, text).empty());
+  }
+  ~TempConfig() { std::filesystem::remove_all(dir); }
+  std::string text() const { return read_whole_file(path).value_or("<unreadable>"); }
+};
+}  // namespace
+
+TEST_CASE("properties config update: the key's line is replaced, new keys appended, comments kept") {
+  TempConfig c("broker.conf",
+               "# the broker\nbrokerName=broker-a\nbrokerPermission = 6\nnamesrvAddr=a:1;\\\n  b:2\n! tail comment\n");
+  auto r = update_config_file(c.path, {{"brokerPermission", "4"}, {"namesrvAddr", "c:3"}, {"slaveReadEnable", "true"}});
+  REQUIRE_MESSAGE(r.ok(), r.detail());
+  CHECK(c.text() == "# the broker\nbrokerName=broker-a\nbrokerPermission=4\nnamesrvAddr=c:3\n! tail comment\nslaveReadEnable=true\n");
+  auto f = load_config_file(c.path);
+  REQUIRE(f.ok());
+  CHECK(f->find("brokerPermission")->value == "4");
+  CHECK(f->find("slaveReadEnable")->value == "true");
+  CHECK(read_whole_file(c.path + ".bak").has_value());  // the previous content, as RocketMQ keeps it
+}
+
+TEST_CASE("TOML config update: bare numbers and booleans, quoted strings, new keys stay top-level") {
+  TempConfig c("broker.toml", "brokerName = \"broker-a\"  # name\nbrokerPermission = 6\n\n[extra]\nk = 1\n");
+  auto r = update_config_file(c.path, {{"brokerPermission", "2"}, {"deleteWhen", "04"}, {"slaveReadEnable", "true"},
+                                       {"brokerName", "say \"hi\""}});
+  REQUIRE_MESSAGE(r.ok(), r.detail());
+  auto f = load_config_file(c.path);
+  REQUIRE_MESSAGE(f.ok(), f.detail());
+  CHECK(f->find("brokerPermission")->value == "2");
+  CHECK(f->find("deleteWhen")->value == "04");  // a leading zero is no TOML integer: kept as text
+  CHECK(f->find("slaveReadEnable")->value == "true");
+  CHECK(f->find("brokerName")->value == "say \"hi\"");
+  CHECK(f->find("extra.k")->value == "1");
+  CHECK(f->find("extra.slaveReadEnable") == nullptr);
+  CHECK(c.text().find("brokerPermission = 2\n") != std::string::npos);
+}
+
+TEST_CASE("config update refuses what it cannot do and leaves the file alone") {
+  CHECK_FALSE(update_config_file("/nonexistent/dir/broker.conf", {{"a", "1"}}).ok());
+  TempConfig bad("broker.conf", "justakey\n");
+  CHECK_FALSE(update_config_file(bad.path, {{"a", "1"}}).ok());
+  CHECK(bad.text() == "justakey\n");
+}

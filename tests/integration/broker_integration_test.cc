@@ -16,6 +16,7 @@
 #include <set>
 
 #include "base/clock.h"
+#include "base/config.h"
 #include "client/admin_client.h"
 #include "cluster.h"
 #include "codec/codes.h"
@@ -340,5 +341,54 @@ TEST_CASE("addBroker and removeBroker while the container runs") {
   CHECK(gone.output.find("code 211") != std::string::npos);
   // The remaining broker still serves.
   CHECK(send_message(client, c.broker_addr(0), "HotTopic", 0, "base broker").code == rc::kSuccess);
+  CHECK(c.stop() == 0);
+}
+
+TEST_CASE("updateBrokerConfig changes a live setting, the broker writes it to its file, a restart keeps it") {
+  NamesrvProcess ns;
+  TempDir dir;
+  ContainerProcess c(ns.addr(), {{"broker-cfg"}}, dir.file("c"));
+  REQUIRE(c.start());
+  REQUIRE(create_topic(ns.addr(), "TestCluster", "CfgTopic", 1));
+  BlockingClient client;
+  REQUIRE(send_message(client, c.broker_addr(0), "CfgTopic", 0, "writable").code == rc::kSuccess);
+  auto permission_of = [&]() -> std::string {
+    auto got = run_command({binary("mqadmin"), "getBrokerConfig", "-n", ns.addr(), "-b", c.broker_addr(0), "--json"});
+    if (got.exit_code != 0) return "<" + got.output + ">";
+    auto j = nlohmann::json::parse(got.output, nullptr, false);
+    if (j.is_discarded() || !j.contains(c.broker_addr(0))) return "<" + got.output + ">";
+    return j[c.broker_addr(0)].value("brokerPermission", "<missing>");
+  };
+  CHECK(permission_of() == "6");
+
+  // Read-only (4): sends are refused at once, the setting is in the broker's own file.
+  auto set = run_command({binary("mqadmin"), "updateBrokerConfig", "-n", ns.addr(), "-b", c.broker_addr(0), "-k", "brokerPermission", "-v", "4"});
+  REQUIRE_MESSAGE(set.exit_code == 0, set.output);
+  CHECK(set.output.find("update broker config success") != std::string::npos);
+  CHECK(permission_of() == "4");
+  CHECK(send_message(client, c.broker_addr(0), "CfgTopic", 0, "refused").code == rc::kNoPermission);
+  auto file = load_config_file(c.broker_config_path(0));
+  REQUIRE(file.ok());
+  REQUIRE(file->find("brokerPermission") != nullptr);
+  CHECK(file->find("brokerPermission")->value == "4");
+
+  // A key that cannot change live, and a bad value, are refused with the reason; nothing changes.
+  auto port = run_command({binary("mqadmin"), "updateBrokerConfig", "-n", ns.addr(), "-b", c.broker_addr(0), "-k", "listenPort", "-v", "1"});
+  CHECK(port.exit_code == 1);
+  CHECK(port.output.find("cannot be changed while the broker runs") != std::string::npos);
+  auto bad = run_command({binary("mqadmin"), "updateBrokerConfig", "-n", ns.addr(), "-b", c.broker_addr(0), "-k", "defaultTopicQueueNums", "-v", "x"});
+  CHECK(bad.exit_code == 1);
+  CHECK(load_config_file(c.broker_config_path(0))->find("listenPort")->value != "1");
+
+  client.client().close_all();
+  CHECK(c.stop() == 0);
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  CHECK(permission_of() == "4");
+  CHECK(send_message(client, c.broker_addr(0), "CfgTopic", 0, "still refused").code == rc::kNoPermission);
+
+  // Back to read-write, by cluster this time.
+  auto back = run_command({binary("mqadmin"), "updateBrokerConfig", "-n", ns.addr(), "-c", "TestCluster", "-k", "brokerPermission", "-v", "6"});
+  REQUIRE_MESSAGE(back.exit_code == 0, back.output);
+  CHECK(send_message(client, c.broker_addr(0), "CfgTopic", 0, "writable again").code == rc::kSuccess);
   CHECK(c.stop() == 0);
 }

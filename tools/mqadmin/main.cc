@@ -278,6 +278,47 @@ int broker_status(std::map<std::string, std::string>& args, bool json_out) {
   return 0;
 }
 
+int get_broker_config(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  std::string err;
+  auto brokers = target_brokers(admin, args, err);
+  if (!err.empty()) return fail("getBrokerConfig: " + err);
+  json out = json::object();
+  for (const auto& addr : brokers) {
+    auto text = admin.get_broker_config(addr);
+    if (!text.ok()) return fail("getBrokerConfig on " + addr + ": " + text.detail());
+    json kv = json::object();
+    for (const auto& [k, v] : parse_properties_text(*text)) kv[k] = v;
+    out[addr] = kv;
+  }
+  if (json_out) {
+    std::printf("%s\n", out.dump(-1, ' ', false, kJsonReplace).c_str());
+    return 0;
+  }
+  for (const auto& [addr, kv] : out.items()) {
+    std::printf("============%s============\n", addr.c_str());
+    for (const auto& [k, v] : kv.items()) std::printf("%-50s=  %s\n", k.c_str(), v.get<std::string>().c_str());
+  }
+  return 0;
+}
+
+int update_broker_config(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  std::string err;
+  auto brokers = target_brokers(admin, args, err);
+  if (!err.empty()) return fail("updateBrokerConfig: " + err);
+  json done = json::array();
+  for (const auto& addr : brokers) {
+    auto r = admin.update_broker_config(addr, args["k"] + "=" + args["v"]);
+    if (!r.ok()) return fail("updateBrokerConfig on " + addr + ": " + r.detail());
+    if (!r->empty()) std::fprintf(stderr, "warning: %s: %s\n", addr.c_str(), r->c_str());
+    done.push_back(addr);
+    if (!json_out) std::printf("update broker config success, %s\n", addr.c_str());
+  }
+  if (json_out) std::printf("%s\n", json{{"updated", done}}.dump(-1, ' ', false, kJsonReplace).c_str());
+  return 0;
+}
+
 int consumer_progress(std::map<std::string, std::string>& args, bool json_out) {
   AdminClient admin(namesrv_of(args));
   std::string topic = args.count("t") ? args["t"] : "";
@@ -511,6 +552,15 @@ std::vector<Command> commands() {
        with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
                     {"c", "clusterName", true, false, "every master of this cluster"}}),
        broker_status},
+      {"getBrokerConfig", "Print the settings of a broker (or of every master of a cluster)",
+       with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
+                    {"c", "clusterName", true, false, "every master of this cluster"}}),
+       get_broker_config},
+      {"updateBrokerConfig", "Change a setting of a broker (or of every master of a cluster) that is safe to change live; the broker writes it to its config file",
+       with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
+                    {"c", "clusterName", true, false, "every master of this cluster"},
+                    {"k", "key", true, true, "config key"}, {"v", "value", true, true, "config value"}}),
+       update_broker_config},
       {"consumerProgress", "Consumer offsets and lag of a consumer group",
        with_common({{"g", "groupName", true, true, "consumer group"}, {"t", "topicName", true, false, "only this topic"}}),
        consumer_progress},
