@@ -77,7 +77,7 @@ std::optional<TopicConfig> TopicConfigManager::create_in_send(const std::string&
 
 std::optional<TopicConfig> TopicConfigManager::create_retry_topic(const std::string& topic, int32_t queue_nums,
                                                                   int64_t now_ms) {
-  if (auto existing = find(topic)) return std::nullopt;
+  if (find(topic) != nullptr) return std::nullopt;
   put(make_topic(topic, queue_nums, queue_nums, perm::kReadWrite), now_ms);
   return *find(topic);
 }

@@ -157,23 +157,40 @@ void Broker::sync_from_master() {
     ConsumerOffsetManager master;
     if (!master.load_json_text(body).ok()) return;
     // Offsets clients committed here while the master was away go back to it when they are ahead.
-    for (auto& [key, queues] : offsets_committed_on_slave_) {
+    // An entry is forgotten only once the master has it (acknowledged, or already as far); a
+    // lost request is sent again at the next sync round.
+    std::weak_ptr<bool> alive_now = alive_;
+    for (auto kit = offsets_committed_on_slave_.begin(); kit != offsets_committed_on_slave_.end();) {
+      const std::string key = kit->first;
       auto at = key.find('@');
       std::string topic = key.substr(0, at), group = key.substr(at + 1);
-      for (auto& [queue_id, offset] : queues) {
-        if (master.query(group, topic, queue_id) >= offset) continue;
+      for (auto qit = kit->second.begin(); qit != kit->second.end();) {
+        auto [queue_id, offset] = *qit;
+        if (master.query(group, topic, queue_id) >= offset) {
+          qit = kit->second.erase(qit);
+          continue;
+        }
         master.commit(group, topic, queue_id, offset);
         RemotingCommand req = RemotingCommand::request(request_code::kUpdateConsumerOffset);
         req.ext_fields.set("consumerGroup", group);
         req.ext_fields.set("topic", topic);
         req.ext_fields.set("queueId", queue_id);
         req.ext_fields.set("commitOffset", offset);
-        outer_client_.invoke_oneway(master_addr_, std::move(req));
-        log_.info("carried consumer offset " + key + ":" + std::to_string(queue_id) + "=" + std::to_string(offset) +
-                  " back to the master");
+        outer_client_.invoke(master_addr_, std::move(req), kSyncTimeoutMs,
+                             [this, alive_now, key, queue_id, offset](Result<RemotingCommand, RpcError> r) {
+                               if (alive_now.expired() || !r.ok() || r->code != rc::kSuccess) return;
+                               auto k = offsets_committed_on_slave_.find(key);
+                               if (k == offsets_committed_on_slave_.end()) return;
+                               auto q = k->second.find(queue_id);
+                               if (q != k->second.end() && q->second == offset) k->second.erase(q);
+                               if (k->second.empty()) offsets_committed_on_slave_.erase(k);
+                               log_.info("carried consumer offset " + key + ":" + std::to_string(queue_id) + "=" +
+                                         std::to_string(offset) + " back to the master");
+                             });
+        ++qit;
       }
+      kit = kit->second.empty() ? offsets_committed_on_slave_.erase(kit) : std::next(kit);
     }
-    offsets_committed_on_slave_.clear();
     for (const auto& [key, queues] : master.table()) {
       auto at = key.find('@');
       for (const auto& [queue_id, offset] : queues)
