@@ -108,6 +108,7 @@ class Broker {
   void on_register_response(const RemotingCommand& resp);
   void sync_from_master();
   void on_replicated(int64_t new_end);
+  void learn_replicated_topic(const std::string& topic, int32_t queue_id);
   bool master_reachable() const { return ha_slave_ && ha_slave_->connected(); }
   // SYNC_FLUSH group commit: runs fn(flushed) once the CommitLog is flushed up to end_offset.
   void wait_for_flush(int64_t end_offset, std::function<void(bool flushed)> fn);

@@ -102,14 +102,33 @@ void Broker::complete_put(const RequestContext& ctx, const store::PutMessageResu
 }
 
 void Broker::on_replicated(int64_t new_end) {
-  for (auto& [topic, queue_id, next_offset] : replica_arrivals_.take())
+  for (auto& [topic, queue_id, next_offset] : replica_arrivals_.take()) {
+    learn_replicated_topic(topic, queue_id);
     pull_holds_.notify_message_arriving(topic, queue_id, next_offset);
+  }
   if (config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush) {
     std::weak_ptr<bool> alive = alive_;
     wait_for_flush(new_end, [this, alive](bool) {
       if (!alive.expired() && ha_slave_) ha_slave_->report_if_moved();
     });
   }
+}
+
+void Broker::learn_replicated_topic(const std::string& topic, int32_t queue_id) {
+  // Messages of a topic can reach the slave before the topic's config does (metadata is synced
+  // every slaveSyncInterval; RocketMQ's slave answers TOPIC_NOT_EXIST meanwhile). A master that
+  // dies in that window would leave those messages unreadable here, so the slave takes the topic
+  // from the messages themselves until the master's config replaces it at the next sync.
+  const TopicConfig* known = topics_.find(topic);
+  if (known != nullptr && known->read_queue_nums > queue_id) return;
+  TopicConfig c;
+  if (known != nullptr) c = *known;
+  c.topic_name = topic;
+  c.read_queue_nums = c.write_queue_nums = known ? std::max(known->read_queue_nums, queue_id + 1) : queue_id + 1;
+  if (known == nullptr) c.perm = perm::kReadWrite;
+  topics_.put(c, now_ms());
+  log_.info("topic " + topic + " (" + std::to_string(c.read_queue_nums) +
+            " queues) learned from replicated messages, until the master's topic config arrives");
 }
 
 void Broker::on_register_response(const RemotingCommand& resp) {

@@ -457,20 +457,21 @@ void Consumer::pull(const QueuePtr& st) {
     h.subscription = sub->sub_string;
   }
   h.sub_version = sub->sub_version;
-  rpc_->invoke(addr, make_pull_request(h), options_.pull_timeout_ms, [this, st](Result<RemotingCommand, RpcError> r) {
+  rpc_->invoke(addr, make_pull_request(h), options_.pull_timeout_ms, [this, st, addr](Result<RemotingCommand, RpcError> r) {
     if (destroyed_ || st->dropped) return;
     if (!r.ok()) {
-      log_.debug("pull " + st->mq.to_string() + ": " + r.detail());
+      log_.debug("pull " + st->mq.to_string() + " from " + addr + ": " + r.detail());
       pull_later(st, options_.pull_delay_on_error_ms);
       return;
     }
-    on_pull_result(st, parse_pull_response(*r, options_.check_crc), st->mq.broker_name);
+    on_pull_result(st, parse_pull_response(*r, options_.check_crc), addr);
   });
 }
 
-void Consumer::on_pull_result(const QueuePtr& st, ClientOutcome<PullResult> r, std::string_view broker_name) {
+void Consumer::on_pull_result(const QueuePtr& st, ClientOutcome<PullResult> r, const std::string& addr) {
+  std::string_view broker_name = st->mq.broker_name;
   if (!r.ok()) {
-    log_.warn("pull " + st->mq.to_string() + ": " + r.detail());
+    log_.warn("pull " + st->mq.to_string() + " from " + addr + ": " + r.detail());
     int32_t code = r.code().response_code;
     bool forgot_us = code == response_code::kSubscriptionNotExist || code == response_code::kSubscriptionNotLatest ||
                      code == response_code::kSubscriptionGroupNotExist;

@@ -179,7 +179,7 @@ class Consumer {
   void start_at(const QueuePtr& st, int64_t offset);
   void pull(const QueuePtr& st);
   void pull_later(const QueuePtr& st, int64_t delay_ms);
-  void on_pull_result(const QueuePtr& st, ClientOutcome<PullResult> r, std::string_view broker_name);
+  void on_pull_result(const QueuePtr& st, ClientOutcome<PullResult> r, const std::string& addr);
   void commit_offset(const QueuePtr& st);
   void persist_all();
   const SubscriptionData* subscription_of(const std::string& topic) const;
