@@ -6,7 +6,7 @@
 //   abort                                       present while the store is open
 //   index/                                      reserved for IndexFile (a later issue; not written;
 //                                               plug it in through CommitLogDispatcher)
-//   config/*.json                               metadata (store/metadata.h; the broker owns it)
+//   config/*.json                               metadata (broker/broker_metadata.h owns them)
 // A Java 4.9 broker's store opens here and ours opens there (same file sizes configured); ConsumeQueue
 // files rebuilt here are byte-identical to the Java broker's (tests/store/fixture_test.cc).
 //

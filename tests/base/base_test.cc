@@ -122,25 +122,17 @@ TEST_CASE("TOML config: same keys, typed values, syntax errors with a line") {
   CHECK(r.detail() == "e.conf:1: key 'flushDiskType': expected one of ASYNC_FLUSH, SYNC_FLUSH, got 'SOMETIMES'");
 }
 
-#include <unistd.h>
-
-#include <filesystem>
-
 #include "base/file_util.h"
+#include "tests/store/test_util.h"
 
 namespace {
-// A config file in a fresh temporary folder, removed with it.
+// A config file with `text` in a fresh temporary folder, removed with it.
 struct TempConfig {
-  std::filesystem::path dir;
+  test::TempDir dir;
   std::string path;
-  TempConfig(const std::string& name, const std::string& text) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mq-config-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    dir = tmpl;
-    path = (dir / name).string();
+  TempConfig(const std::string& name, const std::string& text) : path(dir.path() + "/" + name) {
     REQUIRE(write_file_atomically(path, text).empty());
   }
-  ~TempConfig() { std::filesystem::remove_all(dir); }
   std::string text() const { return read_whole_file(path).value_or("<unreadable>"); }
 };
 }  // namespace

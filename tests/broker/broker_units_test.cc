@@ -2,6 +2,10 @@
 // long-polling bookkeeping, metadata tables and their RocketMQ JSON shapes, broker config checks.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
+#include "base/clock.h"
+#include "base/file_util.h"
 #include "base/hash.h"
 #include "broker/broker_config.h"
 #include "broker/broker_metadata.h"
@@ -9,6 +13,7 @@
 #include "broker/pull_hold_service.h"
 #include "codec/codes.h"
 #include "codec/fastjson.h"
+#include "tests/store/test_util.h"
 
 using namespace mq;
 using nlohmann::json;
@@ -167,4 +172,47 @@ TEST_CASE("broker config: RocketMQ keys, role rules, errors name file, line and 
   auto br = bc.load(*bad);
   REQUIRE_FALSE(br.ok());
   CHECK(br.detail().rfind("x.conf:2: key 'flushDiskType'", 0) == 0);
+}
+
+TEST_CASE("metadata files: the .bak copy is read when the main file is missing, empty or torn") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/config/consumerOffset.json";
+  ConsumerOffsetManager v1, v2;
+  v1.commit("G", "T", 0, 1);
+  v2.commit("G", "T", 0, 2);
+  REQUIRE(write_file_atomically(path, v1.to_json_text()).empty());
+  REQUIRE(write_file_atomically(path, v2.to_json_text()).empty());  // v1 is now the .bak
+  auto load = [&]() -> int64_t {
+    auto text = read_config_file(path);
+    ConsumerOffsetManager m;
+    if (!text || !m.load_json_text(*text).ok()) return -2;
+    return m.query("G", "T", 0);
+  };
+  CHECK(load() == 2);
+  std::filesystem::resize_file(path, 7);  // torn
+  CHECK(load() == 1);
+  std::filesystem::resize_file(path, 0);  // emptied
+  CHECK(load() == 1);
+  std::filesystem::remove(path);  // gone
+  CHECK(load() == 1);
+  std::filesystem::remove(path + ".bak");
+  CHECK(load() == -2);
+}
+
+TEST_CASE("metadata loaders never throw on mutated input") {
+  std::string base = R"({"dataVersion":{"counter":1,"timestamp":2},"offsetTable":{"T@G":{0:36,1:27}},)"
+                     R"("topicConfigTable":{"T":{"topicName":"T","perm":6,"readQueueNums":4}},)"
+                     R"("subscriptionGroupTable":{"G":{"groupName":"G","brokerId":0}}})";
+  Random rng(5);
+  for (int i = 0; i < 5000; ++i) {
+    std::string s = base;
+    for (int k = 0; k < 3; ++k)
+      s[static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(s.size()) - 1))] = "{}:,\"0a-\x01"[rng.uniform(0, 9)];
+    ConsumerOffsetManager o;
+    TopicConfigManager t;
+    SubscriptionGroupManager g;
+    (void)o.load_json_text(s);
+    (void)t.load_json_text(s);
+    (void)g.load_json_text(s);
+  }
 }
