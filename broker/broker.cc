@@ -31,10 +31,10 @@ constexpr int64_t kHoldCheckIntervalMs = 100;
 constexpr int64_t kHousekeepingIntervalMs = 5000;
 constexpr int64_t kRegisterTimeoutMs = 6000;
 
-RemotingServerOptions server_options(const BrokerConfig& c) {
+RemotingServerOptions server_options(const BrokerConfig& c, int32_t port) {
   RemotingServerOptions o;
   o.listen_host = "0.0.0.0";
-  o.listen_port = c.listen_port;
+  o.listen_port = port;
   o.max_frame_bytes = static_cast<uint32_t>(c.max_frame_bytes);
   o.idle_close_ms = 120'000;
   return o;
@@ -50,13 +50,19 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
       config_(std::move(config)),
       log_(services.log_sink ? services.log_sink : default_log_sink(), "[" + config_.identity() + "]"),
       strand_(pool_.make_strand()),
-      server_(loop_, server_options(config_), log_),
+      server_(loop_, server_options(config_, config_.listen_port), log_),
       flush_timer_(loop_),
       register_timer_(loop_),
       housekeeping_timer_(loop_),
       hold_timer_(loop_),
       slave_sync_timer_(loop_) {
   register_processors();
+  if (config_.effective_fast_listen_port() > 0) {
+    fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),
+                                                    log_);
+    fast_server_->dispatcher() = server_.dispatcher();
+    fast_server_->dispatcher().unregister_handler(request_code::kPullMessage);
+  }
 }
 
 Broker::~Broker() {
@@ -69,6 +75,7 @@ Result<Unit, std::string> Broker::start() {
   auto fail = [this](std::string why) -> Result<Unit, std::string> {
     state_ = BrokerState::kFailed;
     server_.stop();
+    if (fast_server_) fast_server_->stop();
     flush_timer_.stop();
     register_timer_.stop();
     housekeeping_timer_.stop();
@@ -132,9 +139,15 @@ Result<Unit, std::string> Broker::start() {
 
   auto port = server_.start();
   if (!port.ok()) return fail(port.detail());
-  server_.set_on_connection_closed([this](RemotingConnection& conn) {
+  auto on_closed = [this](RemotingConnection& conn) {
     for (const auto& group : clients_.on_connection_closed(conn.id())) notify_consumer_ids_changed(group);
-  });
+  };
+  server_.set_on_connection_closed(on_closed);
+  if (fast_server_) {
+    auto fast = fast_server_->start();
+    if (!fast.ok()) return fail("fast (VIP) port: " + fast.detail());
+    fast_server_->set_on_connection_closed(on_closed);
+  }
 
   if (auto r = start_replication(); !r.ok()) return fail(r.detail());
 
@@ -158,7 +171,8 @@ Result<Unit, std::string> Broker::start() {
   register_with_namesrv(false);
   log_.info("started: " + std::string(broker_role_name(config_.broker_role)) + ", " +
             (config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH") +
-            ", listening on " + std::to_string(*port) + ", store " + root + ", commit log max offset " +
+            ", listening on " + std::to_string(*port) +
+            (fast_server_ ? " (fast port " + std::to_string(fast_server_->port()) + ")" : std::string()) + ", store " + root + ", commit log max offset " +
             std::to_string(store_->max_phy_offset()));
   return Unit{};
 }
@@ -168,6 +182,7 @@ void Broker::shutdown() {
   state_ = BrokerState::kStopping;
   unregister_from_namesrv();
   server_.stop();
+  if (fast_server_) fast_server_->stop();
   flush_timer_.stop();
   register_timer_.stop();
   housekeeping_timer_.stop();
@@ -361,9 +376,10 @@ nlohmann::json Broker::status_json() const {
                    {"role", broker_role_name(config_.broker_role)},
                    {"state", broker_state_name(state_)},
                    {"listenPort", server_.port()},
+                   {"fastListenPort", fast_listen_port()},
                    {"storePathRootDir", config_.store.store_path_root_dir},
                    {"configPath", config_.config_path},
-                   {"connections", server_.connection_count()},
+                   {"connections", server_.connection_count() + (fast_server_ ? fast_server_->connection_count() : 0)},
                    {"putTotal", put_total_},
                    {"getTotal", get_total_}};
   if (store_) {

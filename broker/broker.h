@@ -68,6 +68,7 @@ class Broker {
   const BrokerConfig& config() const { return config_; }
   BrokerState state() const { return state_; }
   int listen_port() const { return server_.port(); }
+  int fast_listen_port() const { return fast_server_ ? fast_server_->port() : -1; }
   nlohmann::json status_json() const;
 
  private:
@@ -132,6 +133,10 @@ class Broker {
   ClientManager clients_;
   PullHoldService pull_holds_;
   RemotingServer server_;
+  // The fast ("VIP") port, listenPort - 2: the same handlers as server_ except PULL_MESSAGE, as
+  // RocketMQ's fastRemotingServer. Older Java clients send there (vipChannelEnabled), and a Java
+  // slave fetches its master's topic config there. Null when fastListenPort is -1.
+  std::unique_ptr<RemotingServer> fast_server_;
   Timer flush_timer_;
   Timer register_timer_;
   Timer housekeeping_timer_;

@@ -53,6 +53,7 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("brokerIP2", broker_ip2);
   b.bind("listenPort", listen_port);
   b.bind("haListenPort", ha_listen_port);
+  b.bind("fastListenPort", fast_listen_port);
   b.bind("haMasterAddress", ha_master_address);
   b.bind("haTransferBatchSize", ha_transfer_batch_size);
   b.bind("haSendHeartbeatInterval", ha_send_heartbeat_interval_ms);
@@ -112,6 +113,10 @@ Result<std::vector<std::string>, ConfigError> BrokerConfig::load(const ConfigFil
     return make_error(ConfigError::kValue, where("listenPort") + ": must be in [1, 65535]");
   if (ha_listen_port < 0 || ha_listen_port > 65535)
     return make_error(ConfigError::kValue, where("haListenPort") + ": must be in [0, 65535]");
+  if (fast_listen_port < -1 || fast_listen_port > 65535)
+    return make_error(ConfigError::kValue, where("fastListenPort") + ": must be -1 (none), 0 (listenPort - 2) or a port");
+  if (fast_listen_port == 0 && listen_port <= 2)
+    return make_error(ConfigError::kValue, where("listenPort") + ": leaves no room for the fast port listenPort - 2 (set fastListenPort)");
   if (broker_role != BrokerRole::kSlave && broker_id != 0)
     return make_error(ConfigError::kValue, where("brokerId") + ": a master's brokerId must be 0");
   if (broker_role == BrokerRole::kSlave && broker_id <= 0)
@@ -160,6 +165,7 @@ std::string BrokerConfig::to_properties() const {
   kv("flushDiskType", store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
   kv("flushIntervalCommitLog", std::to_string(store.flush_interval_commit_log_ms));
   kv("haListenPort", std::to_string(effective_ha_listen_port()));
+  kv("fastListenPort", std::to_string(effective_fast_listen_port()));
   kv("haMasterAddress", ha_master_address);
   kv("haMaxGapNotInSync", std::to_string(ha_max_gap_not_in_sync_bytes));
   kv("haTransferBatchSize", std::to_string(ha_transfer_batch_size));
@@ -202,6 +208,12 @@ std::string BrokerConfig::update_live(const std::vector<std::pair<std::string, s
     return "defaultTopicQueueNums must be in [1, 1024]";
   *this = copy;
   return {};
+}
+
+std::vector<int32_t> BrokerConfig::bound_ports() const {
+  std::vector<int32_t> ports = {listen_port, effective_ha_listen_port()};
+  if (effective_fast_listen_port() > 0) ports.push_back(effective_fast_listen_port());
+  return ports;
 }
 
 }  // namespace mq

@@ -25,6 +25,9 @@ struct BrokerConfig {
   std::string broker_ip2;  // HA address host; default broker_ip1
   int32_t listen_port = 10911;
   int32_t ha_listen_port = 0;  // 0 = listenPort + 1 (RocketMQ's implicit default)
+  // The fast ("VIP") port: every request code but PULL_MESSAGE. RocketMQ always binds
+  // listenPort - 2; 0 means that, -1 none (our key: for hosts where that port is taken).
+  int32_t fast_listen_port = 0;
   // Replication (broker/ha_service.h), RocketMQ's keys and defaults.
   std::string ha_master_address;  // a slave's fixed master HA address; empty = from the NameServer
   int32_t ha_transfer_batch_size = 32 * 1024;
@@ -61,6 +64,12 @@ struct BrokerConfig {
   // line and key.
   Result<std::vector<std::string>, ConfigError> load(const ConfigFile& file);
   int32_t effective_ha_listen_port() const { return ha_listen_port > 0 ? ha_listen_port : listen_port + 1; }
+  // -1 when the broker has no fast port.
+  int32_t effective_fast_listen_port() const {
+    return fast_listen_port > 0 ? fast_listen_port : fast_listen_port == 0 ? listen_port - 2 : -1;
+  }
+  // Every port the broker binds: listenPort, its HA port, and the fast port when it has one.
+  std::vector<int32_t> bound_ports() const;
   std::string broker_addr() const { return broker_ip1 + ":" + std::to_string(listen_port); }
   std::string ha_server_addr() const { return broker_ip2 + ":" + std::to_string(effective_ha_listen_port()); }
   // "cluster/brokerName/brokerId", used in messages and log prefixes.

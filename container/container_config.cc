@@ -81,22 +81,26 @@ std::string canonical_dir(const std::string& p) {
 
 std::string check_broker_conflicts(const BrokerConfig& c, const std::vector<const BrokerConfig*>& existing,
                                    const ContainerConfig& container) {
-  if (container.listen_port != 0 &&
-      (c.listen_port == container.listen_port || c.effective_ha_listen_port() == container.listen_port))
-    return c.config_path + ": port " + std::to_string(container.listen_port) + " is the container's listenPort (" +
-           container.config_path + ")";
-  if (c.listen_port == c.effective_ha_listen_port())
-    return c.config_path + ": listenPort and haListenPort are both " + std::to_string(c.listen_port);
+  std::vector<int32_t> ports = c.bound_ports();
+  for (int32_t p : ports)
+    if (container.listen_port != 0 && p == container.listen_port)
+      return c.config_path + ": port " + std::to_string(p) + " is the container's listenPort (" +
+             container.config_path + ")";
+  for (size_t i = 0; i < ports.size(); ++i)
+    for (size_t j = i + 1; j < ports.size(); ++j)
+      if (ports[i] == ports[j])
+        return c.config_path + ": port " + std::to_string(ports[i]) +
+               " is given twice among listenPort, haListenPort and the fast port (listenPort - 2 unless fastListenPort)";
   for (const BrokerConfig* e : existing) {
     if (e->broker_cluster_name == c.broker_cluster_name && e->broker_name == c.broker_name && e->broker_id == c.broker_id)
       return "broker " + c.identity() + " is defined twice: " + e->config_path + " and " + c.config_path;
     if (canonical_dir(e->store.store_path_root_dir) == canonical_dir(c.store.store_path_root_dir))
       return "store directory " + c.store.store_path_root_dir + " is used by two brokers: " + e->config_path + " and " +
              c.config_path;
-    for (int32_t p : {c.listen_port, c.effective_ha_listen_port()}) {
-      if (p == e->listen_port || p == e->effective_ha_listen_port())
-        return "port " + std::to_string(p) + " is used by two brokers: " + e->config_path + " and " + c.config_path;
-    }
+    for (int32_t p : ports)
+      for (int32_t q : e->bound_ports())
+        if (p == q)
+          return "port " + std::to_string(p) + " is used by two brokers: " + e->config_path + " and " + c.config_path;
   }
   return {};
 }

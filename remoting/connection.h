@@ -54,6 +54,7 @@ using RequestHandler = std::function<void(const RequestContext& ctx, RemotingCom
 class Dispatcher {
  public:
   void register_handler(int32_t code, RequestHandler handler) { handlers_[code] = std::move(handler); }
+  void unregister_handler(int32_t code) { handlers_.erase(code); }
   void dispatch(const RequestContext& ctx, RemotingCommand& request, const Logger& log) const;
 
  private:

@@ -21,19 +21,25 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# Free ports: each broker needs listenPort and listenPort+1 (HA).
+# Free ports: each broker needs listenPort, listenPort+1 (HA) and listenPort-2 (fast/VIP).
 read -r ns_port c_port a_port b_port < <(python3 - <<'PY'
 import socket
-def free(pair):
+def free(broker):
     while True:
         s = socket.socket(); s.bind(('127.0.0.1', 0)); p = s.getsockname()[1]
-        if not pair:
+        if not broker:
             s.close(); return p
-        t = socket.socket()
-        try:
-            t.bind(('127.0.0.1', p + 1)); t.close(); s.close(); return p
-        except OSError:
-            s.close(); t.close()
+        ok = p > 2
+        for q in (p + 1, p - 2):
+            t = socket.socket()
+            try:
+                t.bind(('127.0.0.1', q))
+            except OSError:
+                ok = False
+            t.close()
+        s.close()
+        if ok:
+            return p
 print(free(False), free(False), free(True), free(True))
 PY
 )

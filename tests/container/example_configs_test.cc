@@ -68,8 +68,7 @@ TEST_CASE("cross-deployment sets: one master and one slave per group, symmetric 
       for (const auto& b : machines[i].brokers) {
         (b.broker_role == BrokerRole::kSlave ? slaves : masters)++;
         CHECK_MESSAGE(group_members[b.broker_name].emplace(b.broker_id, i).second, b.config_path);
-        CHECK_MESSAGE(ports.insert(b.listen_port).second, b.config_path);
-        CHECK_MESSAGE(ports.insert(b.effective_ha_listen_port()).second, b.config_path);
+        for (int32_t p : b.bound_ports()) CHECK_MESSAGE(ports.insert(p).second, b.config_path << " port " << p);
         CHECK_MESSAGE(stores.insert(b.store.store_path_root_dir).second, b.config_path);
       }
       CHECK(masters == 1);
@@ -83,4 +82,40 @@ TEST_CASE("cross-deployment sets: one master and one slave per group, symmetric 
       CHECK(members.at(0) != members.at(1));  // master and slave on different machines
     }
   }
+}
+
+TEST_CASE("the fast (VIP) port listenPort - 2 takes part in the start-up port checks") {
+  ContainerConfig cc;
+  cc.listen_port = 10811;
+  cc.config_path = "container.conf";
+  auto broker = [](const std::string& name, const std::string& extra) {
+    auto f = parse_properties(name + ".conf", "brokerName=" + name + "\nstorePathRootDir=/tmp/" + name + "\n" + extra);
+    REQUIRE(f.ok());
+    BrokerConfig c;
+    auto r = c.load(*f);
+    REQUIRE_MESSAGE(r.ok(), r.detail());
+    return c;
+  };
+  BrokerConfig a = broker("a", "listenPort=10911\n");
+  CHECK(a.effective_fast_listen_port() == 10909);
+  CHECK(a.bound_ports() == std::vector<int32_t>{10911, 10912, 10909});
+  // b's listenPort is a's fast port.
+  BrokerConfig b = broker("b", "listenPort=10909\n");
+  std::string why = check_broker_conflicts(b, {&a}, cc);
+  CHECK(why == "port 10909 is used by two brokers: a.conf and b.conf");
+  BrokerConfig c = broker("c", "listenPort=10913\n");  // fast port 10911 = a's listenPort
+  CHECK(check_broker_conflicts(c, {&a}, cc) == "port 10911 is used by two brokers: a.conf and c.conf");
+  // fastListenPort=-1 drops the fast port; an explicit one moves it.
+  BrokerConfig d = broker("d", "listenPort=10913\nfastListenPort=-1\n");
+  CHECK(d.bound_ports() == std::vector<int32_t>{10913, 10914});
+  CHECK(check_broker_conflicts(d, {&a}, cc).empty());
+  BrokerConfig e = broker("e", "listenPort=10813\n");  // fast port 10811 = the container's port
+  CHECK(check_broker_conflicts(e, {}, cc) == "e.conf: port 10811 is the container's listenPort (container.conf)");
+  BrokerConfig f = broker("f", "listenPort=10921\nfastListenPort=10922\n");  // = its own HA port
+  CHECK(check_broker_conflicts(f, {}, cc).find("is given twice") != std::string::npos);
+  auto bad = parse_properties("g.conf", "brokerName=g\nlistenPort=10911\nfastListenPort=-5\n");
+  BrokerConfig g;
+  auto r = g.load(*bad);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.detail().rfind("g.conf:3: key 'fastListenPort'", 0) == 0);
 }

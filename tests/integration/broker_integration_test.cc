@@ -285,7 +285,7 @@ TEST_CASE("hostile requests get errors and the broker keeps serving") {
 TEST_CASE("container start-up refuses conflicting brokers, naming both files") {
   NamesrvProcess ns;
   TempDir dir;
-  int port = free_port_pair();
+  int port = free_broker_port();
   ContainerProcess same_port(ns.addr(), {{"broker-x", 0, "ASYNC_MASTER", "ASYNC_FLUSH", port}, {"broker-y", 0, "ASYNC_MASTER", "ASYNC_FLUSH", port}},
                              dir.file("p"));
   CHECK_FALSE(same_port.start(5s));
@@ -308,7 +308,7 @@ TEST_CASE("addBroker and removeBroker while the container runs") {
   ContainerProcess c(ns.addr(), {{"broker-base"}}, dir.file("c"));
   REQUIRE(c.start());
   AdminClient admin(ns.addr());
-  int port = free_port_pair();
+  int port = free_broker_port();
   dir.write("added.conf", "brokerClusterName=TestCluster\nbrokerName=broker-added\nbrokerId=0\nbrokerIP1=127.0.0.1\nlistenPort=" +
                               std::to_string(port) + "\nstorePathRootDir=" + dir.file("store-added") +
                               "\nmappedFileSizeCommitLog=1048576\n");
@@ -390,5 +390,36 @@ TEST_CASE("updateBrokerConfig changes a live setting, the broker writes it to it
   auto back = run_command({binary("mqadmin"), "updateBrokerConfig", "-n", ns.addr(), "-c", "TestCluster", "-k", "brokerPermission", "-v", "6"});
   REQUIRE_MESSAGE(back.exit_code == 0, back.output);
   CHECK(send_message(client, c.broker_addr(0), "CfgTopic", 0, "writable again").code == rc::kSuccess);
+  CHECK(c.stop() == 0);
+}
+
+TEST_CASE("the fast (VIP) port, listenPort - 2, serves every request but PULL_MESSAGE") {
+  NamesrvProcess ns;
+  TempDir dir;
+  ContainerProcess c(ns.addr(), {{"broker-vip"}}, dir.file("c"));
+  REQUIRE(c.start());
+  REQUIRE(create_topic(ns.addr(), "TestCluster", "VipTopic", 1));
+  std::string addr = c.broker_addr(0);
+  std::string fast = "127.0.0.1:" + std::to_string(std::stoi(addr.substr(addr.rfind(':') + 1)) - 2);
+  BlockingClient client;
+  // A send on the fast port (older Java clients send there when vipChannelEnabled).
+  auto s = send_message(client, fast, "VipTopic", 0, "through the fast port");
+  REQUIRE_MESSAGE(s.code == rc::kSuccess, s.remark);
+  // Pulls are refused there, as RocketMQ's fast server has no pull processor; the normal port serves them.
+  CHECK(pull_messages(client, fast, "vip_group", "VipTopic", 0, 0).code == rc::kRequestCodeNotSupported);
+  auto p = pull_messages(client, addr, "vip_group", "VipTopic", 0, 0);
+  REQUIRE(p.code == rc::kSuccess);
+  REQUIRE(p.records.size() == 1);
+  CHECK(p.records[0].body == "through the fast port");
+  // A Java slave asks its master for the topic table on the fast port.
+  auto topics = client.invoke(fast, RemotingCommand::request(request_code::kGetAllTopicConfig));
+  REQUIRE(topics.ok());
+  CHECK(topics->code == rc::kSuccess);
+  CHECK(topics->body.find("\"VipTopic\"") != std::string::npos);
+  auto cs = run_command({binary("mqadmin"), "containerStatus", "-c", c.admin_addr(), "--json"});
+  REQUIRE(cs.exit_code == 0);
+  auto cj = nlohmann::json::parse(cs.output);
+  REQUIRE(cj["brokers"].size() == 1);
+  CHECK(cj["brokers"][0]["fastListenPort"].get<int>() == std::stoi(fast.substr(fast.rfind(':') + 1)));
   CHECK(c.stop() == 0);
 }

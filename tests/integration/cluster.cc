@@ -35,10 +35,10 @@ int bind_port(int port) {
 
 int free_port() { return bind_port(0); }
 
-int free_port_pair() {
+int free_broker_port() {
   for (int i = 0; i < 100; ++i) {
     int p = bind_port(0);
-    if (p > 0 && p < 65535 && bind_port(p + 1) == p + 1) return p;
+    if (p > 2 && p < 65535 && bind_port(p + 1) == p + 1 && bind_port(p - 2) == p - 2) return p;
   }
   return -1;
 }
@@ -58,7 +58,7 @@ ContainerProcess::ContainerProcess(const std::string& namesrv_addr, std::vector<
   std::string paths;
   for (size_t i = 0; i < brokers_.size(); ++i) {
     auto& b = brokers_[i];
-    if (b.port == 0) b.port = free_port_pair();
+    if (b.port == 0) b.port = free_broker_port();
     std::ofstream out(broker_config_path(i));
     out << "brokerClusterName=" << cluster_ << "\nbrokerName=" << b.name << "\nbrokerId=" << b.id
         << "\nbrokerRole=" << b.role << "\nflushDiskType=" << b.flush << "\nbrokerIP1=127.0.0.1\nlistenPort=" << b.port

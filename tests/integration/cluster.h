@@ -13,8 +13,8 @@
 
 namespace mq::test {
 
-// A free loopback port p such that p+1 is free too (a broker's HA port).
-int free_port_pair();
+// A free loopback port p such that p+1 (its HA port) and p-2 (its fast port) are free too.
+int free_broker_port();
 int free_port();
 
 struct NamesrvProcess {
