@@ -118,7 +118,34 @@ struct ProducerThreadStats {
   std::atomic<uint64_t> messages{0};
   std::string last_error;  // written by its thread only before `done`
   std::atomic<bool> done{false};
+  bool error_logged = false;
+
+  // Counts one finished send of `batch` messages (latency from t0); logs the thread's first failure.
+  void record(int index, const ClientOutcome<SendResult>& r, Clock::time_point t0, int batch) {
+    uint64_t us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+    if (r.ok()) {
+      hist.record(us);
+      ok.fetch_add(1, std::memory_order_relaxed);
+      messages.fetch_add(static_cast<uint64_t>(batch), std::memory_order_relaxed);
+      return;
+    }
+    failed.fetch_add(1, std::memory_order_relaxed);
+    if (!error_logged) {
+      error_logged = true;
+      std::fprintf(stderr, "thread %d: first failure: %s (%s)\n", index, client_failure_name(r.code().kind),
+                   r.detail().c_str());
+    }
+  }
 };
+
+// The benchmark's message: a fixed body (no compression below 4 KiB, by design), an optional tag.
+Message bench_message(const std::string& topic, const std::string& body, const std::string& tags) {
+  Message m;
+  m.topic = topic;
+  m.body = body;
+  m.tags = tags;
+  return m;
+}
 
 ProducerOptions producer_options(const Args& a);
 
@@ -137,44 +164,20 @@ void producer_thread(int index, const Args& a, std::atomic<bool>& stop, Producer
       Producer p(loop, o, Logger().with_prefix("[bench-" + std::to_string(index) + "]"));
       p.start();
       int in_flight = 0;
-      bool error_logged = false;
       std::function<void()> send_one = [&] {
         if (stop.load(std::memory_order_relaxed)) return;
         ++in_flight;
         auto t0 = Clock::now();
         auto on_done = [&, t0](ClientOutcome<SendResult> r) {
           --in_flight;
-          uint64_t us = static_cast<uint64_t>(
-              std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
-          if (r.ok()) {
-            st.hist.record(us);
-            st.ok.fetch_add(1, std::memory_order_relaxed);
-            st.messages.fetch_add(static_cast<uint64_t>(batch), std::memory_order_relaxed);
-          } else {
-            st.failed.fetch_add(1, std::memory_order_relaxed);
-            if (!error_logged) {
-              error_logged = true;
-              std::fprintf(stderr, "thread %d: first failure: %s (%s)\n", index, client_failure_name(r.code().kind),
-                           r.detail().c_str());
-            }
-          }
+          st.record(index, r, t0, batch);
           send_one();
         };
-        if (batch > 1) {
-          std::vector<Message> msgs(static_cast<size_t>(batch));
-          for (auto& m : msgs) {
-            m.topic = topic;
-            m.body = body;
-            m.tags = tags;
-          }
-          p.send_batch(std::move(msgs), std::move(on_done));
-        } else {
-          Message m;
-          m.topic = topic;
-          m.body = body;
-          m.tags = tags;
-          p.send(std::move(m), std::move(on_done));
-        }
+        if (batch > 1)
+          p.send_batch(std::vector<Message>(static_cast<size_t>(batch), bench_message(topic, body, tags)),
+                       std::move(on_done));
+        else
+          p.send(bench_message(topic, body, tags), std::move(on_done));
       };
       for (int i = 0; i < window; ++i) send_one();
       Timer watch(loop);
@@ -209,39 +212,11 @@ void shared_sender_thread(int index, const Args& a, SharedProducer& p, std::atom
   int batch = static_cast<int>(std::max<int64_t>(1, a.num("batch", a.num("b", 1))));
   std::string tags = a.get("tags", "");
   std::string body(size, static_cast<char>('a' + index % 26));
-  bool error_logged = false;
   while (!stop.load(std::memory_order_relaxed)) {
     auto t0 = Clock::now();
-    ClientOutcome<SendResult> r = client_error(ClientFailure::kShutdown, "");
-    if (batch > 1) {
-      std::vector<Message> msgs(static_cast<size_t>(batch));
-      for (auto& m : msgs) {
-        m.topic = topic;
-        m.body = body;
-        m.tags = tags;
-      }
-      r = p.send_batch(std::move(msgs));
-    } else {
-      Message m;
-      m.topic = topic;
-      m.body = body;
-      m.tags = tags;
-      r = p.send(std::move(m));
-    }
-    uint64_t us = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
-    if (r.ok()) {
-      st.hist.record(us);
-      st.ok.fetch_add(1, std::memory_order_relaxed);
-      st.messages.fetch_add(static_cast<uint64_t>(batch), std::memory_order_relaxed);
-    } else {
-      st.failed.fetch_add(1, std::memory_order_relaxed);
-      if (!error_logged) {
-        error_logged = true;
-        std::fprintf(stderr, "thread %d: first failure: %s (%s)\n", index, client_failure_name(r.code().kind),
-                     r.detail().c_str());
-      }
-    }
+    auto r = batch > 1 ? p.send_batch(std::vector<Message>(static_cast<size_t>(batch), bench_message(topic, body, tags)))
+                       : p.send(bench_message(topic, body, tags));
+    st.record(index, r, t0, batch);
   }
   st.done = true;
 }

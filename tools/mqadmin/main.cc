@@ -109,12 +109,11 @@ int topic_list(std::map<std::string, std::string>& args, bool json_out) {
   return 0;
 }
 
-int get_namesrv_config(std::map<std::string, std::string>& args, bool json_out) {
-  AdminClient admin(namesrv_of(args));
-  auto configs = admin.get_namesrv_config();
-  if (!configs.ok()) return fail("getNamesrvConfig: " + configs.detail());
+// Config texts (properties) of several servers, keyed by address: one JSON object per server, or
+// the Java tool's "====addr====" blocks of `key = value` lines.
+int print_config_texts(const std::map<std::string, std::string>& text_by_addr, bool json_out, int key_width) {
   json out = json::object();
-  for (const auto& [addr, text] : *configs) {
+  for (const auto& [addr, text] : text_by_addr) {
     json kv = json::object();
     for (const auto& [k, v] : parse_properties_text(text)) kv[k] = v;
     out[addr] = kv;
@@ -125,9 +124,16 @@ int get_namesrv_config(std::map<std::string, std::string>& args, bool json_out) 
   }
   for (const auto& [addr, kv] : out.items()) {
     std::printf("============%s============\n", addr.c_str());
-    for (const auto& [k, v] : kv.items()) std::printf("%-40s=  %s\n", k.c_str(), v.get<std::string>().c_str());
+    for (const auto& [k, v] : kv.items()) std::printf("%-*s=  %s\n", key_width, k.c_str(), v.get<std::string>().c_str());
   }
   return 0;
+}
+
+int get_namesrv_config(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  auto configs = admin.get_namesrv_config();
+  if (!configs.ok()) return fail("getNamesrvConfig: " + configs.detail());
+  return print_config_texts(*configs, json_out, 40);
 }
 
 int update_namesrv_config(std::map<std::string, std::string>& args, bool) {
@@ -283,23 +289,13 @@ int get_broker_config(std::map<std::string, std::string>& args, bool json_out) {
   std::string err;
   auto brokers = target_brokers(admin, args, err);
   if (!err.empty()) return fail("getBrokerConfig: " + err);
-  json out = json::object();
+  std::map<std::string, std::string> texts;
   for (const auto& addr : brokers) {
     auto text = admin.get_broker_config(addr);
     if (!text.ok()) return fail("getBrokerConfig on " + addr + ": " + text.detail());
-    json kv = json::object();
-    for (const auto& [k, v] : parse_properties_text(*text)) kv[k] = v;
-    out[addr] = kv;
+    texts[addr] = *text;
   }
-  if (json_out) {
-    std::printf("%s\n", out.dump(-1, ' ', false, kJsonReplace).c_str());
-    return 0;
-  }
-  for (const auto& [addr, kv] : out.items()) {
-    std::printf("============%s============\n", addr.c_str());
-    for (const auto& [k, v] : kv.items()) std::printf("%-50s=  %s\n", k.c_str(), v.get<std::string>().c_str());
-  }
-  return 0;
+  return print_config_texts(texts, json_out, 50);
 }
 
 int update_broker_config(std::map<std::string, std::string>& args, bool json_out) {
