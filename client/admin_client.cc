@@ -212,6 +212,44 @@ ClientResult<std::map<std::string, std::string>> AdminClient::get_broker_runtime
   return out;
 }
 
+ClientResult<Unit> AdminClient::delete_topic_in_broker(const std::string& broker_addr, const std::string& topic) {
+  RemotingCommand req = RemotingCommand::request(request_code::kDeleteTopicInBroker);
+  req.ext_fields.set("topic", topic);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return Unit{};
+}
+
+ClientResult<Unit> AdminClient::delete_topic_in_namesrv(const std::string& topic, const std::string& cluster) {
+  if (namesrv_.empty()) return make_error(ClientError{ClientError::kBadArgument}, "no NameServer address given (-n)");
+  for (const auto& addr : namesrv_) {
+    RemotingCommand req = RemotingCommand::request(request_code::kDeleteTopicInNamesrv);
+    req.ext_fields.set("topic", topic);
+    if (!cluster.empty()) req.ext_fields.set("clusterName", cluster);
+    auto r = call(addr, req);
+    if (!r.ok()) return r.error();
+  }
+  return Unit{};
+}
+
+ClientResult<Unit> AdminClient::delete_subscription_group(const std::string& broker_addr, const std::string& group,
+                                                          bool clean_offset) {
+  RemotingCommand req = RemotingCommand::request(request_code::kDeleteSubscriptionGroup);
+  req.ext_fields.set("groupName", group);
+  req.ext_fields.set_bool("cleanOffset", clean_offset);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return Unit{};
+}
+
+ClientResult<std::string> AdminClient::get_consumer_connections(const std::string& broker_addr, const std::string& group) {
+  RemotingCommand req = RemotingCommand::request(request_code::kGetConsumerConnectionList);
+  req.ext_fields.set("consumerGroup", group);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return r->body;
+}
+
 ClientResult<std::string> AdminClient::get_broker_config(const std::string& broker_addr) {
   auto r = call(broker_addr, RemotingCommand::request(request_code::kGetBrokerConfig));
   if (!r.ok()) return r.error();

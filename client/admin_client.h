@@ -50,6 +50,15 @@ class AdminClient {
   ClientResult<Unit> create_topic(const std::string& broker_addr, const TopicConfig& config);
   ClientResult<std::string> get_topic_stats(const std::string& broker_addr, const std::string& topic);
   ClientResult<std::map<std::string, std::string>> get_broker_runtime_info(const std::string& broker_addr);
+  // DELETE_TOPIC_IN_BROKER on one broker; DELETE_TOPIC_IN_NAMESRV on every NameServer (the topic's
+  // routes of `cluster` only, or all of them when empty).
+  ClientResult<Unit> delete_topic_in_broker(const std::string& broker_addr, const std::string& topic);
+  ClientResult<Unit> delete_topic_in_namesrv(const std::string& topic, const std::string& cluster);
+  // DELETE_SUBSCRIPTIONGROUP; `clean_offset` also drops the group's committed offsets.
+  ClientResult<Unit> delete_subscription_group(const std::string& broker_addr, const std::string& group,
+                                               bool clean_offset);
+  // GET_CONSUMER_CONNECTION_LIST: the ConsumerConnection JSON of a group online at that broker.
+  ClientResult<std::string> get_consumer_connections(const std::string& broker_addr, const std::string& group);
   // GET_BROKER_CONFIG: the broker's settings as properties text.
   ClientResult<std::string> get_broker_config(const std::string& broker_addr);
   // UPDATE_BROKER_CONFIG with `key=value` lines; returns the broker's remark (empty, or why the

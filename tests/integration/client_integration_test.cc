@@ -10,6 +10,9 @@
 #include "client/consumer.h"
 #include "client/producer.h"
 #include "cluster.h"
+#include "codec/codes.h"
+
+#include <nlohmann/json.hpp>
 
 using namespace mq;
 using namespace mq::test;
@@ -107,5 +110,62 @@ TEST_CASE("client library: produce, auto-create, and two consumers of one group 
                  << ", rebalances a=" << a.consumer().rebalance_rounds() << " b=" << b.consumer().rebalance_rounds());
   CHECK(split);
   CHECK(seen.size() == expected.size());  // nothing lost; a rebalance may redeliver (at least once)
+  CHECK(c.stop() == 0);
+}
+
+TEST_CASE("mqadmin consumerConnection, deleteSubGroup and deleteTopic against live brokers") {
+  NamesrvProcess ns;
+  TempDir dir;
+  ContainerProcess c(ns.addr(), {{"broker-adm"}}, dir.file("c"));
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(create_topic(ns.addr(), "TestCluster", "AdmTopic", 2));
+  AdminClient admin(ns.addr());
+
+  ConsumerOptions copts;
+  copts.name_servers = ns.addr();
+  copts.group = "adm_group";
+  copts.instance_name = "adm-consumer";
+  BlockingConsumer consumer(copts);
+  consumer.subscribe("AdmTopic", "TagA || TagB");
+  REQUIRE(consumer.start());
+  auto conn = run_command({binary("mqadmin"), "consumerConnection", "-n", ns.addr(), "-g", "adm_group", "--json"});
+  REQUIRE_MESSAGE(conn.exit_code == 0, conn.output);
+  auto j = nlohmann::json::parse(conn.output);
+  REQUIRE(j["connectionSet"].size() == 1);
+  CHECK(j["connectionSet"][0]["clientId"].get<std::string>() == consumer.consumer().client_id());
+  CHECK(j["subscriptionTable"]["AdmTopic"]["subString"] == "TagA || TagB");
+  CHECK(j["messageModel"] == "CLUSTERING");
+  auto table = run_command({binary("mqadmin"), "consumerConnection", "-n", ns.addr(), "-g", "adm_group"});
+  CHECK(table.output.find("SubExpression: TagA || TagB") != std::string::npos);
+  auto nobody = run_command({binary("mqadmin"), "consumerConnection", "-n", ns.addr(), "-g", "nobody_group"});
+  CHECK(nobody.exit_code == 1);
+  CHECK(nobody.output.find("not online") != std::string::npos);
+
+  // The group's config goes; its offsets too with -r true.
+  REQUIRE(run_command({binary("mqadmin"), "updateSubGroup", "-n", ns.addr(), "-c", "TestCluster", "-g", "doomed_group"})
+              .exit_code == 0);
+  auto groups_have = [&](const std::string& group) {
+    BlockingClient client;
+    auto r = client.invoke(c.broker_addr(0), RemotingCommand::request(request_code::kGetAllSubscriptionGroupConfig));
+    return r.ok() && r->body.find("\"" + group + "\"") != std::string::npos;
+  };
+  CHECK(groups_have("doomed_group"));
+  auto del_group = run_command({binary("mqadmin"), "deleteSubGroup", "-n", ns.addr(), "-c", "TestCluster", "-g", "doomed_group", "-r", "true"});
+  REQUIRE_MESSAGE(del_group.exit_code == 0, del_group.output);
+  CHECK(del_group.output.find("delete subscription group [doomed_group]") != std::string::npos);
+  CHECK_FALSE(groups_have("doomed_group"));
+
+  // The topic leaves the broker and the NameServer's routes.
+  CHECK(admin.get_route("AdmTopic").ok());
+  auto del_topic = run_command({binary("mqadmin"), "deleteTopic", "-n", ns.addr(), "-c", "TestCluster", "-t", "AdmTopic"});
+  REQUIRE_MESSAGE(del_topic.exit_code == 0, del_topic.output);
+  CHECK(del_topic.output.find("delete topic [AdmTopic] from NameServer success.") != std::string::npos);
+  CHECK_FALSE(admin.get_route("AdmTopic").ok());
+  BlockingClient client;
+  auto topics = client.invoke(c.broker_addr(0), RemotingCommand::request(request_code::kGetAllTopicConfig));
+  REQUIRE(topics.ok());
+  CHECK(topics->body.find("\"AdmTopic\"") == std::string::npos);
+  auto unknown_cluster = run_command({binary("mqadmin"), "deleteTopic", "-n", ns.addr(), "-c", "NoSuchCluster", "-t", "AdmTopic"});
+  CHECK(unknown_cluster.exit_code == 1);
   CHECK(c.stop() == 0);
 }

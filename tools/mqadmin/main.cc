@@ -353,6 +353,78 @@ int consumer_progress(std::map<std::string, std::string>& args, bool json_out) {
   return 0;
 }
 
+int delete_topic(std::map<std::string, std::string>& args, bool) {
+  AdminClient admin(namesrv_of(args));
+  const std::string& cluster = args["c"];
+  const std::string& topic = args["t"];
+  auto masters = admin.master_addrs_of_cluster(cluster);
+  if (!masters.ok()) return fail("deleteTopic: " + masters.detail());
+  if (masters->empty()) return fail("deleteTopic: cluster " + cluster + " has no live master");
+  for (const auto& addr : *masters) {
+    auto r = admin.delete_topic_in_broker(addr, topic);
+    if (!r.ok()) return fail("deleteTopic on " + addr + ": " + r.detail());
+  }
+  std::printf("delete topic [%s] from cluster [%s] success.\n", topic.c_str(), cluster.c_str());
+  auto ns = admin.delete_topic_in_namesrv(topic, cluster);
+  if (!ns.ok()) return fail("deleteTopic in the NameServers: " + ns.detail());
+  std::printf("delete topic [%s] from NameServer success.\n", topic.c_str());
+  return 0;
+}
+
+int delete_sub_group(std::map<std::string, std::string>& args, bool) {
+  AdminClient admin(namesrv_of(args));
+  std::string err;
+  auto brokers = target_brokers(admin, args, err);
+  if (!err.empty()) return fail("deleteSubGroup: " + err);
+  bool clean_offset = args.count("r") && args["r"] == "true";
+  for (const auto& addr : brokers) {
+    auto r = admin.delete_subscription_group(addr, args["g"], clean_offset);
+    if (!r.ok()) return fail("deleteSubGroup on " + addr + ": " + r.detail());
+    std::printf("delete subscription group [%s] from broker [%s] success.\n", args["g"].c_str(), addr.c_str());
+  }
+  return 0;
+}
+
+// Asks the brokers of the group's retry topic first (as the Java tool does), then every master.
+int consumer_connection(std::map<std::string, std::string>& args, bool json_out) {
+  AdminClient admin(namesrv_of(args));
+  const std::string& group = args["g"];
+  std::vector<std::string> candidates;
+  if (auto route = admin.get_route("%RETRY%" + group); route.ok())
+    for (const auto& b : route->broker_datas)
+      if (auto m = b.broker_addrs.find(0); m != b.broker_addrs.end()) candidates.push_back(m->second);
+  if (auto info = admin.get_cluster_info(); info.ok())
+    for (const auto& [name, bd] : info->broker_addr_table)
+      if (auto m = bd.broker_addrs.find(0); m != bd.broker_addrs.end()) candidates.push_back(m->second);
+  std::string last_error = "no broker known to the NameServer";
+  for (const auto& addr : candidates) {
+    auto body = admin.get_consumer_connections(addr, group);
+    if (!body.ok()) {
+      last_error = addr + ": " + body.detail();
+      continue;
+    }
+    auto j = parse_fastjson(*body);
+    if (!j.ok()) return fail("consumerConnection: unreadable answer from " + addr);
+    if (json_out) {
+      std::printf("%s\n", j->dump(-1, ' ', false, kJsonReplace).c_str());
+      return 0;
+    }
+    std::printf("%-4s  %-40s %-22s %-10s %s\n", "#", "#ClientId", "#ClientAddr", "#Language", "#Version");
+    int i = 0;
+    for (const auto& c : (*j)["connectionSet"])
+      std::printf("%-4d  %-40s %-22s %-10s %s\n", ++i, c.value("clientId", "").c_str(), c.value("clientAddr", "").c_str(),
+                  c.value("language", "").c_str(), c["version"].dump().c_str());
+    std::printf("\nBelow is subscription:\n");
+    i = 0;
+    for (const auto& [topic, sub] : (*j)["subscriptionTable"].items())
+      std::printf("%03d  Topic: %-40s SubExpression: %s\n", ++i, topic.c_str(), sub.value("subString", "").c_str());
+    std::printf("\nConsumeType: %s\nMessageModel: %s\nConsumeFromWhere: %s\n", j->value("consumeType", "").c_str(),
+                j->value("messageModel", "").c_str(), j->value("consumeFromWhere", "").c_str());
+    return 0;
+  }
+  return fail("consumerConnection: group " + group + " is not online (" + last_error + ")");
+}
+
 int update_sub_group(std::map<std::string, std::string>& args, bool) {
   AdminClient admin(namesrv_of(args));
   json c{{"groupName", args["g"]},
@@ -572,6 +644,17 @@ std::vector<Command> commands() {
                     {"i", "brokerId", true, false, "consume from this broker id"},
                     {"w", "whichBrokerWhenConsumeSlowly", true, false, "broker id when consuming slowly"}}),
        update_sub_group},
+      {"deleteTopic", "Delete a topic from every master of a cluster and from the NameServers",
+       with_common({{"c", "clusterName", true, true, "cluster name"}, {"t", "topic", true, true, "topic name"}}),
+       delete_topic},
+      {"deleteSubGroup", "Delete a subscription group from a broker (or every master of a cluster)",
+       with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
+                    {"c", "clusterName", true, false, "every master of this cluster"},
+                    {"g", "groupName", true, true, "consumer group"},
+                    {"r", "removeOffset", true, false, "true: also drop the group's committed offsets"}}),
+       delete_sub_group},
+      {"consumerConnection", "The online members of a consumer group and their subscriptions",
+       with_common({{"g", "consumerGroup", true, true, "consumer group"}}), consumer_connection},
       {"sendMessage", "Send one message",
        with_common({{"t", "topic", true, true, "topic"}, {"p", "body", true, true, "message body"},
                     {"k", "key", true, false, "message keys"}, {"c", "tags", true, false, "message tag"},
