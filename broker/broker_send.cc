@@ -6,57 +6,12 @@
 #include "codec/codes.h"
 #include "codec/header_reader.h"
 #include "codec/message.h"
+#include "codec/send_header.h"
 
 namespace mq {
 
 namespace {
 namespace rc = response_code;
-
-struct SendHeader {
-  std::string producer_group;
-  std::string topic;
-  std::string default_topic = "TBW102";
-  int32_t default_topic_queue_nums = 4;
-  int32_t queue_id = 0;
-  int32_t sys_flag = 0;
-  int64_t born_timestamp = 0;
-  int32_t flag = 0;
-  std::string properties;
-  int32_t reconsume_times = 0;
-  bool batch = false;
-};
-
-// V2 (codes 310/320) uses one-letter keys; V1 (code 10) the field names. Only topic and queue id
-// are strictly required: clients differ on the rest (ali-ons omits l and m), and RocketMQ 4.x
-// tolerates that too. The strings (properties, topic, group) are moved out of the request's
-// extFields, which nothing reads after this.
-bool decode_send_header(RemotingCommand& req, SendHeader& h, std::string& error) {
-  bool v2 = req.code != request_code::kSendMessage;
-  auto key = [v2](const char* short_key, const char* long_key) { return v2 ? short_key : long_key; };
-  HeaderReader r(req.ext_fields);
-  auto take = [&req](const char* k, std::string& out) {
-    std::string* v = req.ext_fields.find(k);
-    if (v == nullptr) return false;
-    out = std::move(*v);
-    return true;
-  };
-  take(key("a", "producerGroup"), h.producer_group);
-  if (!take(key("b", "topic"), h.topic)) r.str(key("b", "topic"));  // records the missing field
-  take(key("c", "defaultTopic"), h.default_topic);
-  h.default_topic_queue_nums = static_cast<int32_t>(r.i64_or(key("d", "defaultTopicQueueNums"), 4));
-  h.queue_id = r.i32(key("e", "queueId"));
-  h.sys_flag = static_cast<int32_t>(r.i64_or(key("f", "sysFlag"), 0));
-  h.born_timestamp = r.i64_or(key("g", "bornTimestamp"), 0);
-  h.flag = static_cast<int32_t>(r.i64_or(key("h", "flag"), 0));
-  take(key("i", "properties"), h.properties);
-  h.reconsume_times = static_cast<int32_t>(r.i64_or(key("j", "reconsumeTimes"), 0));
-  h.batch = req.code == request_code::kSendBatchMessage || r.boolean(key("m", "batch"));
-  if (!r.ok()) {
-    error = r.error();
-    return false;
-  }
-  return true;
-}
 
 bool valid_topic_chars(const std::string& topic) {
   if (topic.empty()) return false;
@@ -102,9 +57,9 @@ int32_t put_status_code(store::PutMessageStatus s) {
 void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
   if (is_slave())
     return ctx.respond_code(rc::kSystemBusy, "[REJECTREQUEST]system busy, start flow control for a while");
-  SendHeader h;
+  SendMessageRequestHeader h;
   std::string error;
-  if (!decode_send_header(req, h, error)) return ctx.respond_code(rc::kSystemError, error);
+  if (!decode_send_request_header(req, h, error)) return ctx.respond_code(rc::kSystemError, error);
   if ((config_.broker_permission & perm::kWrite) == 0)
     return ctx.respond_code(rc::kNoPermission, "the broker[" + config_.broker_name + "] sending message is forbidden");
   if (h.topic.size() > kMaxTopicLengthV1)

@@ -64,31 +64,6 @@ const char* send_status_name(SendStatus s) {
   return "?";
 }
 
-RemotingCommand make_send_request(SendHeader&& h, std::string body) {
-  RemotingCommand req = RemotingCommand::request(h.batch ? request_code::kSendBatchMessage : request_code::kSendMessageV2);
-  ExtFields& f = req.ext_fields;
-  f.set("a", std::move(h.producer_group));
-  f.set("b", h.topic);
-  f.set("c", std::move(h.default_topic));
-  f.set("d", h.default_topic_queue_nums);
-  f.set("e", h.queue_id);
-  f.set("f", h.sys_flag);
-  f.set("g", h.born_timestamp);
-  f.set("h", h.flag);
-  f.set("i", std::move(h.properties));
-  f.set("j", h.reconsume_times);
-  f.set_bool("k", h.unit_mode);
-  // Java fills maxReconsumeTimes only when re-sending to a retry topic.
-  if (h.topic.starts_with("%RETRY%") && h.max_reconsume_times >= 0) f.set("l", h.max_reconsume_times);
-  f.set_bool("m", h.batch);
-  req.body = std::move(body);
-  return req;
-}
-
-RemotingCommand make_send_request(const SendHeader& h, std::string body) {
-  return make_send_request(SendHeader(h), std::move(body));
-}
-
 std::string build_message_properties(const Message& m, const std::string& uniq_key) {
   // encode_properties of (user properties, KEYS, UNIQ_KEY, WAIT, TAGS, DELAY), written directly.
   std::string s;
@@ -375,7 +350,7 @@ void Producer::attempt(std::shared_ptr<SendContext> ctx) {
       return;
     }
     ctx->mq = *mq;
-    SendHeader h;
+    SendMessageRequestHeader h;
     h.producer_group = options_.group;
     h.topic = ctx->topic;
     h.default_topic = options_.create_topic_key;

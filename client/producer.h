@@ -30,6 +30,7 @@
 #include "client/client_common.h"
 #include "client/topic_route_cache.h"
 #include "codec/message.h"
+#include "codec/send_header.h"
 #include "remoting/client.h"
 #include "runtime/event_loop.h"
 
@@ -79,25 +80,6 @@ struct ProducerOptions {
   int64_t rpc_timeout_ms = 3000;  // NameServer, heartbeat, unregister
 };
 
-// The SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE header keys a..m, in the Java client's order. Exposed
-// for tests.
-struct SendHeader {
-  std::string producer_group;
-  std::string topic;
-  std::string default_topic = "TBW102";
-  int32_t default_topic_queue_nums = 4;
-  int32_t queue_id = 0;
-  int32_t sys_flag = 0;
-  int64_t born_timestamp = 0;
-  int32_t flag = 0;
-  std::string properties;
-  int32_t reconsume_times = 0;
-  bool unit_mode = false;
-  int32_t max_reconsume_times = -1;  // only sent (as `l`) for retry topics
-  bool batch = false;
-};
-RemotingCommand make_send_request(const SendHeader& h, std::string body);
-RemotingCommand make_send_request(SendHeader&& h, std::string body);  // moves the header's strings
 
 // The properties string of one message, with UNIQ_KEY set to `uniq_key`.
 std::string build_message_properties(const Message& m, const std::string& uniq_key);

@@ -23,7 +23,7 @@ TEST_CASE("our SEND_MESSAGE_V2 header has the same keys and value forms as the J
       break;
     }
   REQUIRE(java != nullptr);
-  SendHeader h;
+  SendMessageRequestHeader h;
   h.producer_group = "wire_producer_group";
   h.topic = "WireTopic";
   h.queue_id = 0;
@@ -40,7 +40,7 @@ TEST_CASE("our SEND_MESSAGE_V2 header has the same keys and value forms as the J
   // The batch frame: code 320 with m=true.
   for (auto& f : frames)
     if (f.cmd.code == request_code::kSendBatchMessage) {
-      SendHeader b = h;
+      SendMessageRequestHeader b = h;
       b.batch = true;
       b.queue_id = 3;
       b.born_timestamp = std::stoll(*f.cmd.ext_fields.find("g"));

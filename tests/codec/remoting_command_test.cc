@@ -276,3 +276,60 @@ TEST_CASE("find_property follows decode_properties: last match wins, malformed p
     }
   }
 }
+
+#include "codec/codes.h"
+#include "codec/send_header.h"
+
+TEST_CASE("send request header: V2 keys out, V2 and V1 field names in, required fields enforced") {
+  SendMessageRequestHeader h;
+  h.producer_group = "pg";
+  h.topic = "T";
+  h.queue_id = 3;
+  h.sys_flag = 1;
+  h.born_timestamp = 1795310000123;
+  h.flag = 7;
+  h.properties = "TAGS\x01" "a";
+  h.reconsume_times = 2;
+  h.max_reconsume_times = 16;
+  RemotingCommand req = make_send_request(h, "body");
+  CHECK(req.code == request_code::kSendMessageV2);
+  CHECK(req.ext_fields.find("l") == nullptr);  // maxReconsumeTimes only for retry topics
+  SendMessageRequestHeader back;
+  std::string error;
+  REQUIRE(decode_send_request_header(req, back, error));
+  CHECK(back.producer_group == "pg");
+  CHECK(back.topic == "T");
+  CHECK(back.queue_id == 3);
+  CHECK(back.sys_flag == 1);
+  CHECK(back.born_timestamp == 1795310000123);
+  CHECK(back.flag == 7);
+  CHECK(back.properties == h.properties);
+  CHECK(back.reconsume_times == 2);
+  CHECK_FALSE(back.batch);
+
+  h.topic = "%RETRY%g";
+  h.batch = true;
+  RemotingCommand retry = make_send_request(h, "");
+  CHECK(retry.code == request_code::kSendBatchMessage);
+  CHECK(*retry.ext_fields.find("l") == "16");
+
+  RemotingCommand v1 = RemotingCommand::request(request_code::kSendMessage);
+  v1.ext_fields.set("producerGroup", std::string("g1"));
+  v1.ext_fields.set("topic", std::string("V1Topic"));
+  v1.ext_fields.set("queueId", std::string("5"));
+  SendMessageRequestHeader old;
+  REQUIRE(decode_send_request_header(v1, old, error));
+  CHECK(old.topic == "V1Topic");
+  CHECK(old.queue_id == 5);
+  CHECK(old.default_topic == "TBW102");  // absent: the default
+
+  RemotingCommand no_topic = RemotingCommand::request(request_code::kSendMessageV2);
+  no_topic.ext_fields.set("e", std::string("0"));
+  SendMessageRequestHeader bad;
+  CHECK_FALSE(decode_send_request_header(no_topic, bad, error));
+  CHECK(error.find("'b'") != std::string::npos);
+  RemotingCommand bad_queue = RemotingCommand::request(request_code::kSendMessageV2);
+  bad_queue.ext_fields.set("b", std::string("T"));
+  bad_queue.ext_fields.set("e", std::string("x1"));
+  CHECK_FALSE(decode_send_request_header(bad_queue, bad, error));
+}
