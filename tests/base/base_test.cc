@@ -123,7 +123,7 @@ TEST_CASE("TOML config: same keys, typed values, syntax errors with a line") {
 }
 
 #include "base/file_util.h"
-#include "tests/store/test_util.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 // A config file with `text` in a fresh temporary folder, removed with it.

@@ -13,7 +13,7 @@
 #include "broker/pull_hold_service.h"
 #include "codec/codes.h"
 #include "codec/fastjson.h"
-#include "tests/store/test_util.h"
+#include "tests/support/temp_dir.h"
 
 using namespace mq;
 using nlohmann::json;

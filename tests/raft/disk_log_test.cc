@@ -2,6 +2,8 @@
 // truncation of a suffix, and recovery that stops at a torn or CRC-failing entry.
 #include <doctest/doctest.h>
 
+#include "tests/support/temp_dir.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,14 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/raft_disk_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using mq::test::TempDir;
 
 std::vector<Entry> make_entries(int64_t first, int64_t count, int64_t term, size_t body = 100) {
   std::vector<Entry> v;
@@ -69,7 +64,7 @@ TEST_CASE("DiskLog: append, read back, reopen; entries roll over files with BLAN
   TempDir d;
   auto entries = make_entries(1, 200, 1);
   {
-    auto log = DiskLog::open(d.path, small());
+    auto log = DiskLog::open(d.path(), small());
     REQUIRE(log.ok());
     CHECK((*log)->empty());
     REQUIRE((*log)->append(entries).ok());
@@ -79,7 +74,7 @@ TEST_CASE("DiskLog: append, read back, reopen; entries roll over files with BLAN
     REQUIRE(e.ok());
     CHECK(*e == entries[149]);
   }
-  auto log = DiskLog::open(d.path, small());
+  auto log = DiskLog::open(d.path(), small());
   REQUIRE(log.ok());
   CHECK((*log)->recovery().stopped_because.empty());
   CHECK((*log)->first_index().value == 1);
@@ -88,20 +83,20 @@ TEST_CASE("DiskLog: append, read back, reopen; entries roll over files with BLAN
   REQUIRE(all.ok());
   CHECK(*all == entries);
   // Several data files, each but the last ending in a BLANK record; pos is the global position.
-  CHECK(fs::exists(data_file(d.path, 4096)));
+  CHECK(fs::exists(data_file(d.path(), 4096)));
   auto pos = (*log)->pos_of(RaftIndex{1});
   REQUIRE(pos.ok());
   CHECK(*pos == 0);
   auto pos2 = (*log)->pos_of(RaftIndex{2});
   CHECK(*pos2 == static_cast<int64_t>(48 + entries[0].data.size()));
-  std::ifstream f(data_file(d.path, 0), std::ios::binary);
+  std::ifstream f(data_file(d.path(), 0), std::ios::binary);
   std::string head(48, '\0');
   f.read(head.data(), 48);
   const auto* b = reinterpret_cast<const uint8_t*>(head.data());
   CHECK(get_be32(b) == 1);
   CHECK(get_be64(b + 8) == 0);  // DLedger index 0 = Raft index 1
   // Index unit of entry 2 at byte 32: magic | pos | size | index | term.
-  std::ifstream idx(d.path + "/index/00000000000000000000", std::ios::binary);
+  std::ifstream idx(d.path() + "/index/00000000000000000000", std::ios::binary);
   std::string unit(64, '\0');
   idx.read(unit.data(), 64);
   const auto* u = reinterpret_cast<const uint8_t*>(unit.data()) + 32;
@@ -112,7 +107,7 @@ TEST_CASE("DiskLog: append, read back, reopen; entries roll over files with BLAN
 
 TEST_CASE("DiskLog: appending below the end overwrites the conflicting suffix") {
   TempDir d;
-  auto log = DiskLog::open(d.path, small());
+  auto log = DiskLog::open(d.path(), small());
   REQUIRE(log.ok());
   REQUIRE((*log)->append(make_entries(1, 120, 1)).ok());
   auto replacement = make_entries(50, 10, 2, 7);
@@ -126,7 +121,7 @@ TEST_CASE("DiskLog: appending below the end overwrites the conflicting suffix") 
   // Appending after a gap is refused.
   CHECK((*log)->append(make_entries(70, 1, 2)).code() == DiskError::kOutOfRange);
   log->reset();
-  auto again = DiskLog::open(d.path, small());
+  auto again = DiskLog::open(d.path(), small());
   REQUIRE(again.ok());
   CHECK((*again)->recovery().stopped_because.empty());
   CHECK((*again)->last_index().value == 59);
@@ -145,7 +140,7 @@ TEST_CASE("DiskLog: recovery stops at a torn tail and discards it") {
   TempDir d;
   int64_t torn_pos = 0;
   {
-    auto log = DiskLog::open(d.path, small());
+    auto log = DiskLog::open(d.path(), small());
     REQUIRE(log.ok());
     REQUIRE((*log)->append(make_entries(1, 30, 1)).ok());
     torn_pos = *(*log)->pos_of(RaftIndex{30});
@@ -153,8 +148,8 @@ TEST_CASE("DiskLog: recovery stops at a torn tail and discards it") {
   }
   // The last entry's body was only half written when the machine died: zeros from mid-body on.
   const int64_t file_start = torn_pos - torn_pos % 4096;
-  poke(data_file(d.path, file_start), torn_pos - file_start + 60, std::string(200, '\0'));
-  auto log = DiskLog::open(d.path, small());
+  poke(data_file(d.path(), file_start), torn_pos - file_start + 60, std::string(200, '\0'));
+  auto log = DiskLog::open(d.path(), small());
   REQUIRE(log.ok());
   CHECK((*log)->last_index().value == 29);
   CHECK_FALSE((*log)->recovery().stopped_because.empty());
@@ -163,7 +158,7 @@ TEST_CASE("DiskLog: recovery stops at a torn tail and discards it") {
   REQUIRE((*log)->append(make_entries(30, 5, 2)).ok());
   REQUIRE((*log)->sync().ok());
   log->reset();
-  auto again = DiskLog::open(d.path, small());
+  auto again = DiskLog::open(d.path(), small());
   REQUIRE(again.ok());
   CHECK((*again)->recovery().stopped_because.empty());
   CHECK((*again)->last_index().value == 34);
@@ -172,7 +167,7 @@ TEST_CASE("DiskLog: recovery stops at a torn tail and discards it") {
 TEST_CASE("DiskLog: recovery stops at the first entry failing its CRC, later files included") {
   TempDir d;
   {
-    auto log = DiskLog::open(d.path, small());
+    auto log = DiskLog::open(d.path(), small());
     REQUIRE(log.ok());
     REQUIRE((*log)->append(make_entries(1, 200, 1)).ok());
     REQUIRE((*log)->sync().ok());
@@ -180,17 +175,17 @@ TEST_CASE("DiskLog: recovery stops at the first entry failing its CRC, later fil
   // Flip one body byte of entry 40 (bit rot): entries 40.. are gone, files after it deleted.
   int64_t pos40 = 0;
   {
-    auto log = DiskLog::open(d.path, small());
+    auto log = DiskLog::open(d.path(), small());
     pos40 = *(*log)->pos_of(RaftIndex{40});
   }
   const int64_t start = pos40 - pos40 % 4096;
-  poke(data_file(d.path, start), pos40 - start + 50, "Z");
-  auto log = DiskLog::open(d.path, small());
+  poke(data_file(d.path(), start), pos40 - start + 50, "Z");
+  auto log = DiskLog::open(d.path(), small());
   REQUIRE(log.ok());
   CHECK((*log)->last_index().value == 39);
   CHECK((*log)->recovery().stopped_because.find("CRC") != std::string::npos);
   CHECK((*log)->recovery().discarded_bytes > 0);
-  CHECK_FALSE(fs::exists(data_file(d.path, start + 4096)));
+  CHECK_FALSE(fs::exists(data_file(d.path(), start + 4096)));
   auto all = (*log)->read_all();
   REQUIRE(all.ok());
   CHECK(all->size() == 39);
@@ -201,13 +196,13 @@ TEST_CASE("DiskLog: a stale entry left behind cannot pass the chain CRC") {
   int64_t pos6 = 0;
   std::string old6;
   {
-    auto log = DiskLog::open(d.path, small());
+    auto log = DiskLog::open(d.path(), small());
     REQUIRE(log.ok());
     REQUIRE((*log)->append(make_entries(1, 4, 1)).ok());
     REQUIRE((*log)->append(make_entries(5, 2, 3)).ok());
     pos6 = *(*log)->pos_of(RaftIndex{6});
     REQUIRE((*log)->sync().ok());
-    std::ifstream f(data_file(d.path, 0), std::ios::binary);
+    std::ifstream f(data_file(d.path(), 0), std::ios::binary);
     f.seekg(pos6);
     old6.resize(48 + 101);
     f.read(old6.data(), static_cast<std::streamsize>(old6.size()));
@@ -218,8 +213,8 @@ TEST_CASE("DiskLog: a stale entry left behind cannot pass the chain CRC") {
   }
   // A crash "resurrects" the old entry 6 right where it was: index, term order, pos and body CRC
   // all look right; only its chain CRC (computed over the old entry 5) gives it away.
-  poke(data_file(d.path, 0), pos6, old6);
-  auto log = DiskLog::open(d.path, small());
+  poke(data_file(d.path(), 0), pos6, old6);
+  auto log = DiskLog::open(d.path(), small());
   REQUIRE(log.ok());
   CHECK((*log)->last_index().value == 5);
   CHECK((*log)->read(RaftIndex{5})->term.value == 2);
@@ -228,24 +223,24 @@ TEST_CASE("DiskLog: a stale entry left behind cannot pass the chain CRC") {
 
 TEST_CASE("Hard state: saved atomically and loaded back; absent and corrupt files") {
   TempDir d;
-  auto none = load_hard_state(d.path);
+  auto none = load_hard_state(d.path());
   REQUIRE(none.ok());
   CHECK_FALSE(none->has_value());
   HardState hs{Term{9}, 2, RaftIndex{77}};
-  REQUIRE(save_hard_state(d.path, hs).ok());
-  auto got = load_hard_state(d.path);
+  REQUIRE(save_hard_state(d.path(), hs).ok());
+  auto got = load_hard_state(d.path());
   REQUIRE(got.ok());
   REQUIRE(got->has_value());
   CHECK(**got == hs);
   HardState novote{Term{10}, kNoNode, RaftIndex{0}};
-  REQUIRE(save_hard_state(d.path, novote).ok());
-  CHECK(**load_hard_state(d.path) == novote);
-  CHECK_FALSE(fs::exists(d.path + "/currterm.tmp"));
+  REQUIRE(save_hard_state(d.path(), novote).ok());
+  CHECK(**load_hard_state(d.path()) == novote);
+  CHECK_FALSE(fs::exists(d.path() + "/currterm.tmp"));
   // A leftover temp file from a crash mid-save is ignored.
-  std::ofstream(d.path + "/currterm.tmp") << "currTerm=99\n";
-  CHECK(**load_hard_state(d.path) == novote);
-  std::ofstream(d.path + "/currterm") << "currTerm=x\n";
-  CHECK(load_hard_state(d.path).code() == DiskError::kCorrupt);
+  std::ofstream(d.path() + "/currterm.tmp") << "currTerm=99\n";
+  CHECK(**load_hard_state(d.path()) == novote);
+  std::ofstream(d.path() + "/currterm") << "currTerm=x\n";
+  CHECK(load_hard_state(d.path()).code() == DiskError::kCorrupt);
 }
 
 TEST_CASE("DiskLog + core: a follower persists through persist_ready, crashes, and recovers its log") {
@@ -254,11 +249,11 @@ TEST_CASE("DiskLog + core: a follower persists through persist_ready, crashes, a
   std::vector<Entry> stale = make_entries(1, 5, 1);
   for (Entry& e : make_entries(6, 20, 2)) stale.push_back(e);
   {
-    auto log = DiskLog::open(d.path, small());
+    auto log = DiskLog::open(d.path(), small());
     REQUIRE(log.ok());
     REQUIRE((*log)->append(stale).ok());
     REQUIRE((*log)->sync().ok());
-    REQUIRE(save_hard_state(d.path, HardState{Term{2}, kNoNode, RaftIndex{5}}).ok());
+    REQUIRE(save_hard_state(d.path(), HardState{Term{2}, kNoNode, RaftIndex{5}}).ok());
   }
   NodeConfig fc;
   fc.id = 1;
@@ -271,9 +266,9 @@ TEST_CASE("DiskLog + core: a follower persists through persist_ready, crashes, a
   for (Entry& e : make_entries(6, 30, 3)) lps.entries.push_back(e);
   Node leader(lc, lps);
 
-  auto log = DiskLog::open(d.path, small());
+  auto log = DiskLog::open(d.path(), small());
   REQUIRE(log.ok());
-  auto ps = load_persisted(**log, d.path, RaftIndex{0});
+  auto ps = load_persisted(**log, d.path(), RaftIndex{0});
   REQUIRE(ps.ok());
   Node follower(fc, *ps);
   CHECK(follower.last_index().value == 25);
@@ -282,7 +277,7 @@ TEST_CASE("DiskLog + core: a follower persists through persist_ready, crashes, a
   auto run = [&](Node& n, std::vector<Message>& out, bool persist) {
     while (n.has_ready()) {
       Ready rd = n.ready();
-      if (persist) REQUIRE(persist_ready(**log, d.path, rd).ok());
+      if (persist) REQUIRE(persist_ready(**log, d.path(), rd).ok());
       for (Message& m : rd.messages) out.push_back(m);
       n.advance(rd);
     }
@@ -309,24 +304,24 @@ TEST_CASE("DiskLog + core: a follower persists through persist_ready, crashes, a
   log->reset();
 
   // Crash and recover from disk alone: the whole log, then only the suffix after `applied`.
-  auto reopened = DiskLog::open(d.path, small());
+  auto reopened = DiskLog::open(d.path(), small());
   REQUIRE(reopened.ok());
   CHECK((*reopened)->recovery().stopped_because.empty());
-  auto all = load_persisted(**reopened, d.path, RaftIndex{0});
+  auto all = load_persisted(**reopened, d.path(), RaftIndex{0});
   REQUIRE(all.ok());
   CHECK(all->entries == expected);
   CHECK(all->hard_state.commit == commit);
   Node again(fc, *all);
   CHECK(again.term() == leader.term());
   CHECK(again.vote() == 0);
-  auto suffix = load_persisted(**reopened, d.path, RaftIndex{20});
+  auto suffix = load_persisted(**reopened, d.path(), RaftIndex{20});
   REQUIRE(suffix.ok());
   Node from_20(fc, *suffix);
   CHECK(from_20.log_offset().value == 20);
   CHECK(from_20.last_index() == leader.last_index());
   CHECK(from_20.term_at(RaftIndex{20}) == leader.term_at(RaftIndex{20}));
   // A state machine claiming more than the log holds is refused.
-  CHECK_FALSE(load_persisted(**reopened, d.path, RaftIndex{1000}).ok());
+  CHECK_FALSE(load_persisted(**reopened, d.path(), RaftIndex{1000}).ok());
 }
 
 TEST_CASE("DiskLog: random appends, overwrites and crash damage always recover to a clean prefix") {
@@ -340,7 +335,7 @@ TEST_CASE("DiskLog: random appends, overwrites and crash damage always recover t
     std::vector<Entry> expected;
     int64_t term = 1;
     {
-      auto log = DiskLog::open(d.path, small());
+      auto log = DiskLog::open(d.path(), small());
       REQUIRE(log.ok());
       const int ops = static_cast<int>(rng.uniform(1, 12));
       for (int op = 0; op < ops; ++op) {
@@ -358,7 +353,7 @@ TEST_CASE("DiskLog: random appends, overwrites and crash damage always recover t
     const int64_t keep = rng.uniform(0, static_cast<int64_t>(expected.size()));
     int64_t damage_at = -1;
     if (keep < static_cast<int64_t>(expected.size()) && rng.chance(2, 3)) {
-      auto log = DiskLog::open(d.path, small());
+      auto log = DiskLog::open(d.path(), small());
       REQUIRE(log.ok());
       const int64_t pos = *(*log)->pos_of(RaftIndex{keep + 1});
       damage_at = pos + rng.uniform(0, 47 + static_cast<int64_t>(expected[static_cast<size_t>(keep)].data.size()));
@@ -369,9 +364,9 @@ TEST_CASE("DiskLog: random appends, overwrites and crash damage always recover t
         for (char& c : bytes) c = static_cast<char>(rng.next_u64());
       const size_t room = static_cast<size_t>(4096 - (damage_at - start));
       if (bytes.size() > room) bytes.resize(room);
-      poke(data_file(d.path, start), damage_at - start, bytes);
+      poke(data_file(d.path(), start), damage_at - start, bytes);
     }
-    auto log = DiskLog::open(d.path, small());
+    auto log = DiskLog::open(d.path(), small());
     REQUIRE(log.ok());
     auto got = log->get()->read_all();
     REQUIRE(got.ok());

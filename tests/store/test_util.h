@@ -2,6 +2,7 @@
 // with the fixture manifests). Header-only; test code, not production code.
 #pragma once
 #include "tests/support/fixture_files.h"
+#include "tests/support/temp_dir.h"
 #include <unistd.h>
 #include <zlib.h>
 
@@ -16,25 +17,6 @@
 #include "base/clock.h"
 
 namespace mq::test {
-
-// A fresh directory under $TMPDIR, removed at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/mqstore-XXXXXX";
-    char* p = ::mkdtemp(tmpl.data());
-    if (p) path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Copies a read-only fixture tree and makes the copy writable.
 inline void copy_tree(const std::string& from, const std::string& to) {
