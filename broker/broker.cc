@@ -172,8 +172,8 @@ Result<Unit, std::string> Broker::start() {
   log_.info("started: " + std::string(broker_role_name(config_.broker_role)) + ", " +
             (config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH") +
             ", listening on " + std::to_string(*port) +
-            (fast_server_ ? " (fast port " + std::to_string(fast_server_->port()) + ")" : std::string()) + ", store " + root + ", commit log max offset " +
-            std::to_string(store_->max_phy_offset()));
+            (fast_server_ ? " (fast port " + std::to_string(fast_server_->port()) + ")" : std::string()) +
+            ", store " + root + ", commit log max offset " + std::to_string(store_->max_phy_offset()));
   return Unit{};
 }
 

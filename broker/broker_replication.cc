@@ -124,7 +124,7 @@ void Broker::learn_replicated_topic(const std::string& topic, int32_t queue_id) 
   TopicConfig c;
   if (known != nullptr) c = *known;
   c.topic_name = topic;
-  c.read_queue_nums = c.write_queue_nums = known ? std::max(known->read_queue_nums, queue_id + 1) : queue_id + 1;
+  c.read_queue_nums = c.write_queue_nums = queue_id + 1;  // more than any queue seen so far
   if (known == nullptr) c.perm = perm::kReadWrite;
   topics_.put(c, now_ms());
   log_.info("topic " + topic + " (" + std::to_string(c.read_queue_nums) +

@@ -77,19 +77,22 @@ SharedProducer::~SharedProducer() {
 }
 
 ClientOutcome<SendResult> SharedProducer::send(Message msg) {
-  MQ_CHECK(std::this_thread::get_id() != thread_.get_id(), "SharedProducer::send called on its own loop thread");
-  std::shared_ptr<Waiter> w = this_thread_waiter();
-  loop_.post([this, w, msg = std::move(msg)]() mutable {
-    producer_->send(std::move(msg), [w = std::move(w)](ClientOutcome<SendResult> r) { w->finish(std::move(r)); });
+  return send_and_wait([msg = std::move(msg)](Producer& p, SendCallback done) mutable {
+    p.send(std::move(msg), std::move(done));
   });
-  return w->wait();
 }
 
 ClientOutcome<SendResult> SharedProducer::send_batch(std::vector<Message> msgs) {
-  MQ_CHECK(std::this_thread::get_id() != thread_.get_id(), "SharedProducer::send_batch called on its own loop thread");
+  return send_and_wait([msgs = std::move(msgs)](Producer& p, SendCallback done) mutable {
+    p.send_batch(std::move(msgs), std::move(done));
+  });
+}
+
+ClientOutcome<SendResult> SharedProducer::send_and_wait(std::function<void(Producer&, SendCallback)> start) {
+  MQ_CHECK(std::this_thread::get_id() != thread_.get_id(), "SharedProducer: a blocking send on its own loop thread");
   std::shared_ptr<Waiter> w = this_thread_waiter();
-  loop_.post([this, w, msgs = std::move(msgs)]() mutable {
-    producer_->send_batch(std::move(msgs), [w = std::move(w)](ClientOutcome<SendResult> r) { w->finish(std::move(r)); });
+  loop_.post([this, w, start = std::move(start)]() mutable {
+    start(*producer_, [w = std::move(w)](ClientOutcome<SendResult> r) { w->finish(std::move(r)); });
   });
   return w->wait();
 }

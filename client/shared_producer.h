@@ -10,6 +10,7 @@
 // says goodbye to the brokers (UNREGISTER_CLIENT), then stops and joins the loop thread; sends
 // already in flight end first, and none may start once destruction has begun.
 #pragma once
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -32,6 +33,9 @@ class SharedProducer {
   const std::string& client_id() const { return client_id_; }
 
  private:
+  // Posts start(producer, callback) to the loop and blocks until the callback ran.
+  ClientOutcome<SendResult> send_and_wait(std::function<void(Producer&, SendCallback)> start);
+
   EventLoop loop_;
   std::unique_ptr<Producer> producer_;  // touched on the loop thread only after construction
   std::string client_id_;

@@ -16,8 +16,9 @@
 // Producer (one DefaultMQProducer, a pool of threads calling send()), one connection per broker.
 // --producer-per-thread gives every thread its own event loop, Producer and connection instead
 // (more connections and polls for the same load); --window N (N > 1) keeps N sends in flight per
-// thread, each thread on its own producer. Latency is measured from the send call to its answer. Consumer: one Consumer; end-to-end latency is receipt time minus the
-// message's born timestamp (same host clock).
+// thread, each thread on its own producer. Latency is measured from the send call to its answer.
+// Consumer: one Consumer; end-to-end latency is receipt time minus the message's born timestamp
+// (same host clock).
 //
 // Every second a progress line; at the end one "SUMMARY key=value ..." line that scripts parse.
 #include <fcntl.h>
@@ -138,26 +139,42 @@ struct ProducerThreadStats {
   }
 };
 
-// The benchmark's message: a fixed body (no compression below 4 KiB, by design), an optional tag.
-Message bench_message(const std::string& topic, const std::string& body, const std::string& tags) {
-  Message m;
-  m.topic = topic;
-  m.body = body;
-  m.tags = tags;
-  return m;
-}
+// What one sending thread sends, from the command line: like the Java benchmark, a fixed body per
+// thread (no compression below 4 KiB, by design), an optional tag, and `batch` messages a request.
+struct SendSpec {
+  std::string topic;
+  std::string tags;
+  std::string body;
+  int batch = 1;
 
-ProducerOptions producer_options(const Args& a);
+  SendSpec(const Args& a, int index)
+      : topic(a.get("t", "BenchmarkTest")),
+        tags(a.get("tags", "")),
+        body(static_cast<size_t>(a.num("s", 128)), static_cast<char>('a' + index % 26)),
+        batch(static_cast<int>(std::max<int64_t>(1, a.num("batch", a.num("b", 1))))) {}
+  Message message() const {
+    Message m;
+    m.topic = topic;
+    m.body = body;
+    m.tags = tags;
+    return m;
+  }
+  std::vector<Message> messages() const { return std::vector<Message>(static_cast<size_t>(batch), message()); }
+};
+
+ProducerOptions producer_options(const Args& a) {
+  ProducerOptions o;
+  o.name_servers = a.get("n", "127.0.0.1:9876");
+  o.group = a.get("group", "benchmark_producer");
+  o.send_timeout_ms = a.num("timeout", 3000);
+  o.retry_times_when_send_failed = static_cast<int32_t>(a.num("retries", 2));
+  return o;
+}
 
 void producer_thread(int index, const Args& a, std::atomic<bool>& stop, ProducerThreadStats& st) {
   ProducerOptions o = producer_options(a);
-  std::string topic = a.get("t", "BenchmarkTest");
-  size_t size = static_cast<size_t>(a.num("s", 128));
   int window = static_cast<int>(std::max<int64_t>(1, a.num("window", 1)));
-  int batch = static_cast<int>(std::max<int64_t>(1, a.num("batch", a.num("b", 1))));
-  std::string tags = a.get("tags", "");
-  // Like the Java benchmark, a fixed body per thread (no compression below 4 KiB, by design).
-  std::string body(size, static_cast<char>('a' + index % 26));
+  const SendSpec spec(a, index);
   {
     EventLoop loop;
     {
@@ -170,14 +187,13 @@ void producer_thread(int index, const Args& a, std::atomic<bool>& stop, Producer
         auto t0 = Clock::now();
         auto on_done = [&, t0](ClientOutcome<SendResult> r) {
           --in_flight;
-          st.record(index, r, t0, batch);
+          st.record(index, r, t0, spec.batch);
           send_one();
         };
-        if (batch > 1)
-          p.send_batch(std::vector<Message>(static_cast<size_t>(batch), bench_message(topic, body, tags)),
-                       std::move(on_done));
+        if (spec.batch > 1)
+          p.send_batch(spec.messages(), std::move(on_done));
         else
-          p.send(bench_message(topic, body, tags), std::move(on_done));
+          p.send(spec.message(), std::move(on_done));
       };
       for (int i = 0; i < window; ++i) send_one();
       Timer watch(loop);
@@ -195,28 +211,14 @@ void producer_thread(int index, const Args& a, std::atomic<bool>& stop, Producer
   st.done = true;
 }
 
-ProducerOptions producer_options(const Args& a) {
-  ProducerOptions o;
-  o.name_servers = a.get("n", "127.0.0.1:9876");
-  o.group = a.get("group", "benchmark_producer");
-  o.send_timeout_ms = a.num("timeout", 3000);
-  o.retry_times_when_send_failed = static_cast<int32_t>(a.num("retries", 2));
-  return o;
-}
-
 // Java's benchmark shape: one producer, `threads` threads each calling its blocking send.
 void shared_sender_thread(int index, const Args& a, SharedProducer& p, std::atomic<bool>& stop,
                           ProducerThreadStats& st) {
-  std::string topic = a.get("t", "BenchmarkTest");
-  size_t size = static_cast<size_t>(a.num("s", 128));
-  int batch = static_cast<int>(std::max<int64_t>(1, a.num("batch", a.num("b", 1))));
-  std::string tags = a.get("tags", "");
-  std::string body(size, static_cast<char>('a' + index % 26));
+  const SendSpec spec(a, index);
   while (!stop.load(std::memory_order_relaxed)) {
     auto t0 = Clock::now();
-    auto r = batch > 1 ? p.send_batch(std::vector<Message>(static_cast<size_t>(batch), bench_message(topic, body, tags)))
-                       : p.send(bench_message(topic, body, tags));
-    st.record(index, r, t0, batch);
+    auto r = spec.batch > 1 ? p.send_batch(spec.messages()) : p.send(spec.message());
+    st.record(index, r, t0, spec.batch);
   }
   st.done = true;
 }
