@@ -1,5 +1,27 @@
 # Helpers shared by every module's CMakeLists.txt.
 
+# The reference fixtures (bytes Java RocketMQ wrote) live in ../shared/fixtures beside the checkout.
+# A clone made elsewhere (git clone <checkout> /tmp/x/c) finds them beside the checkout it was
+# cloned from (its origin, when that is a local path). MQ_FIXTURES_DIR, as a cache variable or in
+# the environment, overrides both.
+if(NOT MQ_FIXTURES_DIR AND DEFINED ENV{MQ_FIXTURES_DIR})
+  set(MQ_FIXTURES_DIR "$ENV{MQ_FIXTURES_DIR}")
+endif()
+if(NOT MQ_FIXTURES_DIR)
+  set(MQ_FIXTURES_DIR "${PROJECT_SOURCE_DIR}/../shared/fixtures")
+  if(NOT IS_DIRECTORY "${MQ_FIXTURES_DIR}")
+    execute_process(COMMAND git -C "${PROJECT_SOURCE_DIR}" config --get remote.origin.url
+                    OUTPUT_VARIABLE origin OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(origin AND IS_DIRECTORY "${origin}/../shared/fixtures")
+      get_filename_component(MQ_FIXTURES_DIR "${origin}/../shared/fixtures" ABSOLUTE)
+    endif()
+  endif()
+endif()
+if(NOT IS_DIRECTORY "${MQ_FIXTURES_DIR}")
+  message(WARNING "reference fixtures not found at ${MQ_FIXTURES_DIR}: the fixture tests will fail "
+                  "(set MQ_FIXTURES_DIR)")
+endif()
+
 # mq_executable(<name> SOURCES ... LIBS ...): a program; jemalloc is linked into every one
 # (not under sanitizers, which bring their own allocator).
 function(mq_executable name)
@@ -21,7 +43,7 @@ function(mq_test name)
   target_compile_definitions(${name} PRIVATE
     MQ_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     MQ_BINARY_DIR="${CMAKE_BINARY_DIR}"
-    MQ_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/../shared/fixtures")
+    MQ_FIXTURES_DIR="${MQ_FIXTURES_DIR}")
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME ${name} COMMAND ${name})
   if(NOT ARG_TIMEOUT)
