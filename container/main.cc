@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "base/file_util.h"
 #include "container/broker_container.h"
 
 using namespace mq;
@@ -79,6 +80,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  long open_files = raise_open_file_limit();
+  if (open_files >= 0 && open_files < 65536)
+    Logger(sink, "[container]")
+        .warn("open file limit is " + std::to_string(open_files) +
+              ": each mapped CommitLog/ConsumeQueue file holds a descriptor; raise it (ulimit -n 655350)");
   EventLoop loop;
   int rc = 0;
   {
