@@ -53,6 +53,7 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
       server_(loop_, server_options(config_, config_.listen_port), log_),
       flush_timer_(loop_),
       register_timer_(loop_),
+      register_retry_timer_(loop_),
       housekeeping_timer_(loop_),
       hold_timer_(loop_),
       slave_sync_timer_(loop_) {
@@ -78,6 +79,7 @@ Result<Unit, std::string> Broker::start() {
     if (fast_server_) fast_server_->stop();
     flush_timer_.stop();
     register_timer_.stop();
+    register_retry_timer_.stop();
     housekeeping_timer_.stop();
     hold_timer_.stop();
     stop_replication();
@@ -185,6 +187,8 @@ void Broker::shutdown() {
   if (fast_server_) fast_server_->stop();
   flush_timer_.stop();
   register_timer_.stop();
+  register_retry_timer_.stop();
+  register_retry_armed_ = false;
   housekeeping_timer_.stop();
   hold_timer_.stop();
   stop_replication();
@@ -307,11 +311,13 @@ void Broker::housekeeping() {
   }
 }
 
-void Broker::register_with_namesrv(bool oneway) {
+void Broker::register_with_namesrv(bool oneway) { register_with(split_addr_list(namesrv_addr_), oneway); }
+
+void Broker::register_with(const std::vector<std::string>& addrs, bool oneway) {
   if (state_ != BrokerState::kRunning) return;
   TopicConfigWrapper w = topics_.wrapper();
   std::string body = encode_register_broker_body(w, config_.compressed_register);
-  for (const auto& addr : split_addr_list(namesrv_addr_)) {
+  for (const auto& addr : addrs) {
     RemotingCommand req = RemotingCommand::request(request_code::kRegisterBroker);
     req.ext_fields.set("brokerName", config_.broker_name);
     req.ext_fields.set("brokerAddr", config_.broker_addr());
@@ -330,14 +336,33 @@ void Broker::register_with_namesrv(bool oneway) {
       if (alive.expired()) return;
       if (!r.ok()) {
         log_.warn("register to name server " + addr + " failed: " + r.detail());
+        retry_register_later(addr);
       } else if (r->code != response_code::kSuccess) {
         log_.warn("register to name server " + addr + " refused: code " + std::to_string(r->code) + " " +
                   r->remark.value_or(""));
+        retry_register_later(addr);
       } else {
+        register_failed_addrs_.erase(addr);
+        if (register_failed_addrs_.empty()) register_retry_delay_ms_ = kFirstRegisterRetryDelayMs;
         on_register_response(*r);
       }
     });
   }
+}
+
+void Broker::retry_register_later(const std::string& addr) {
+  if (state_ != BrokerState::kRunning) return;
+  register_failed_addrs_.insert(addr);
+  if (register_retry_armed_) return;
+  register_retry_armed_ = true;
+  uint64_t delay = register_retry_delay_ms_;
+  uint64_t period = static_cast<uint64_t>(std::clamp<int64_t>(config_.register_name_server_period_ms, 1000, 60'000));
+  register_retry_delay_ms_ = std::min(period, delay * 2);
+  register_retry_timer_.start(delay, 0, [this] {
+    register_retry_armed_ = false;
+    std::vector<std::string> addrs(register_failed_addrs_.begin(), register_failed_addrs_.end());
+    register_with(addrs, false);
+  });
 }
 
 void Broker::unregister_from_namesrv() {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -75,6 +76,12 @@ class Broker {
   // broker.cc: lifecycle, registration, flush and housekeeping
   void register_processors();
   void register_with_namesrv(bool oneway);
+  // Registers with the given NameServers only (one request each, answered asynchronously).
+  void register_with(const std::vector<std::string>& addrs, bool oneway);
+  // A NameServer that did not take a registration is asked again after 1 s, 2 s, 4 s, ... up to
+  // the registration period, so a NameServer started after the broker sees it within a second or
+  // two rather than after the next 30 s round (RocketMQ waits for that round).
+  void retry_register_later(const std::string& addr);
   void unregister_from_namesrv();
   // full: CommitLog, ConsumeQueues and checkpoint (the interval flush); otherwise only the
   // CommitLog, which is all an acknowledged SYNC_FLUSH put needs (recovery rebuilds the rest).
@@ -139,6 +146,11 @@ class Broker {
   std::unique_ptr<RemotingServer> fast_server_;
   Timer flush_timer_;
   Timer register_timer_;
+  Timer register_retry_timer_;
+  std::set<std::string> register_failed_addrs_;
+  uint64_t register_retry_delay_ms_ = kFirstRegisterRetryDelayMs;
+  bool register_retry_armed_ = false;
+  static constexpr uint64_t kFirstRegisterRetryDelayMs = 1000;
   Timer housekeeping_timer_;
   Timer hold_timer_;
 

@@ -17,7 +17,10 @@ const N = parseInt(process.env.N || '24', 10);
 
 const deadline = setTimeout(() => { console.error('FAIL: timeout'); process.exit(2); }, parseInt(process.env.TIMEOUT_MS || '120000', 10));
 const httpclient = { async request(url) { throw new Error('unexpected HTTP lookup ' + url); } };
-const logger = { info() {}, debug() {}, warn() {}, error: (...a) => console.error('[ali-ons error]', ...a) };
+// ALIONS_LOG=1 prints ali-ons's own info/warn lines with a time stamp (to see where time goes).
+const t0 = Date.now();
+const trace = process.env.ALIONS_LOG ? (...a) => console.error(`+${Date.now() - t0}ms`, ...a) : () => {};
+const logger = { info: trace, debug() {}, warn: trace, error: (...a) => console.error('[ali-ons error]', ...a) };
 const base = { httpclient, logger, nameSrv: [ NAMESRV ], clientIP: '127.0.0.1' };
 
 function bodyFor(i) {

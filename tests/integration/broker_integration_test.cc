@@ -123,6 +123,28 @@ TEST_CASE("two containers: produce and consume through each broker, registration
   CHECK(c1.stop() == 0);
 }
 
+TEST_CASE("a NameServer started after the container sees its brokers long before the next registration round") {
+  // The periodic round is set to 60 s; only the retry of a failed registration (1 s, 2 s, 4 s, ...)
+  // can bring the brokers into the NameServer within the wait below.
+  int ns_port = free_port();
+  REQUIRE(ns_port > 0);
+  std::string ns_addr = "127.0.0.1:" + std::to_string(ns_port);
+  TempDir dir;
+  ContainerProcess c(ns_addr, {{"late-a", 0, "ASYNC_MASTER", "ASYNC_FLUSH", 0, "registerNameServerPeriod=60000"},
+                               {"late-b", 0, "ASYNC_MASTER", "ASYNC_FLUSH", 0, "registerNameServerPeriod=60000"}},
+                     dir.file("c"));
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(c.proc().wait_for_line("register to name server " + ns_addr + " failed", 10s).has_value());
+  NamesrvProcess ns(ns_port);
+  REQUIRE(ns.port == ns_port);
+  AdminClient admin(ns.addr());
+  CHECK_MESSAGE(wait_until([&] {
+    auto info = admin.get_cluster_info();
+    return info.ok() && info->cluster_addr_table["TestCluster"].size() == 2;
+  }, 20s), c.proc().output());
+  CHECK(c.stop() == 0);
+}
+
 TEST_CASE("long polling: a held pull is answered as soon as a message arrives") {
   NamesrvProcess ns;
   TempDir dir;

@@ -43,8 +43,8 @@ int free_broker_port() {
   return -1;
 }
 
-NamesrvProcess::NamesrvProcess() {
-  dir.write("namesrv.conf", "bindAddress=127.0.0.1\nlistenPort=0\nkvConfigPath=" + dir.file("kvConfig.json") + "\n");
+NamesrvProcess::NamesrvProcess(int listen_port) {
+  dir.write("namesrv.conf", "bindAddress=127.0.0.1\nlistenPort=" + std::to_string(listen_port) + "\nkvConfigPath=" + dir.file("kvConfig.json") + "\n");
   if (!proc.start({binary("mqnamesrv"), "-c", dir.file("namesrv.conf")})) return;
   auto line = proc.wait_for_line("listenPort=", std::chrono::seconds(10));
   if (line) port = std::stoi(line->substr(line->find("listenPort=") + 11));

@@ -21,7 +21,8 @@ struct NamesrvProcess {
   TempDir dir;
   ChildProcess proc;
   int port = 0;
-  NamesrvProcess();
+  // port 0: the NameServer picks a free port (read from its log).
+  explicit NamesrvProcess(int listen_port = 0);
   std::string addr() const { return "127.0.0.1:" + std::to_string(port); }
 };
 
