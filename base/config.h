@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "base/result.h"
 
 namespace mq {
@@ -37,6 +38,19 @@ struct ConfigFile {
 Result<ConfigFile, ConfigError> load_config_file(const std::string& path);
 Result<ConfigFile, ConfigError> parse_properties(const std::string& path, const std::string& text);
 Result<ConfigFile, ConfigError> parse_toml(const std::string& path, const std::string& text);
+
+// Loads `path` into `config` (any config type whose `load(const ConfigFile&)` returns the keys it
+// ignored) for a server binary's start: ignored keys become warnings on `log`; the error names
+// the file, the line and the key.
+template <class Config>
+Result<Unit, ConfigError> load_config_into(const std::string& path, Config& config, Logger& log) {
+  auto file = load_config_file(path);
+  if (!file.ok()) return make_error(file.error().code, file.detail());
+  auto ignored = config.load(*file);
+  if (!ignored.ok()) return make_error(ignored.error().code, ignored.detail());
+  for (const auto& key : *ignored) log.warn(key + " (ignored)");
+  return Unit{};
+}
 
 // Reads entries into typed fields. Each bind() records the key as known; finish() reports type
 // errors (the first one) and lists unknown keys.

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <getopt.h>
 #include <filesystem>
 #include <string>
 
@@ -29,40 +30,35 @@ void usage(std::FILE* out) {
 int main(int argc, char** argv) {
   std::string config_path, broker_paths;
   bool print_config = false, keep_going = false, have_b = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      usage(stdout);
-      return 0;
-    } else if (a == "-p" || a == "--printConfigItem") {
-      print_config = true;
-    } else if (a == "-e" || a == "--continueOnFailure") {
-      keep_going = true;
-    } else if ((a == "-c" || a == "--configFile") && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if ((a == "-b" || a == "--brokerConfigPaths") && i + 1 < argc) {
-      broker_paths = argv[++i];
-      have_b = true;
-    } else {
-      std::fprintf(stderr, "mqbrokercontainer: unknown or incomplete option '%s'\n", a.c_str());
-      usage(stderr);
-      return 2;
+  static const option kOptions[] = {{"configFile", required_argument, nullptr, 'c'},
+                                    {"brokerConfigPaths", required_argument, nullptr, 'b'},
+                                    {"continueOnFailure", no_argument, nullptr, 'e'},
+                                    {"printConfigItem", no_argument, nullptr, 'p'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  for (int opt; (opt = getopt_long(argc, argv, "c:b:eph", kOptions, nullptr)) != -1;) {
+    switch (opt) {
+      case 'c': config_path = optarg; break;
+      case 'b': broker_paths = optarg; have_b = true; break;
+      case 'e': keep_going = true; break;
+      case 'p': print_config = true; break;
+      case 'h': usage(stdout); return 0;
+      default: usage(stderr); return 2;  // getopt_long has named the option
     }
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "mqbrokercontainer: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    return 2;
   }
   ContainerConfig config;
   Logger log(default_log_sink(), "[container]");
   if (!config_path.empty()) {
-    auto file = load_config_file(config_path);
-    if (!file.ok()) {
-      std::fprintf(stderr, "mqbrokercontainer: %s\n", file.detail().c_str());
+    auto loaded = load_config_into(config_path, config, log);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "mqbrokercontainer: %s\n", loaded.detail().c_str());
       return 1;
     }
-    auto warnings = config.load(*file);
-    if (!warnings.ok()) {
-      std::fprintf(stderr, "mqbrokercontainer: %s\n", warnings.detail().c_str());
-      return 1;
-    }
-    for (const auto& w : *warnings) log.warn(w + " (ignored)");
   }
   if (have_b) config.broker_config_paths = broker_paths;
   if (keep_going) config.continue_on_broker_start_failure = true;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <getopt.h>
 #include <string>
 
 #include "base/config.h"
@@ -25,35 +26,31 @@ void usage(std::FILE* out) {
 int main(int argc, char** argv) {
   std::string config_path;
   bool print_config = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      usage(stdout);
-      return 0;
-    } else if (a == "-p" || a == "--printConfigItem") {
-      print_config = true;
-    } else if ((a == "-c" || a == "--configFile") && i + 1 < argc) {
-      config_path = argv[++i];
-    } else {
-      std::fprintf(stderr, "mqnamesrv: unknown or incomplete option '%s'\n", a.c_str());
-      usage(stderr);
-      return 2;
+  static const option kOptions[] = {{"configFile", required_argument, nullptr, 'c'},
+                                    {"printConfigItem", no_argument, nullptr, 'p'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  for (int opt; (opt = getopt_long(argc, argv, "c:ph", kOptions, nullptr)) != -1;) {
+    switch (opt) {
+      case 'c': config_path = optarg; break;
+      case 'p': print_config = true; break;
+      case 'h': usage(stdout); return 0;
+      default: usage(stderr); return 2;  // getopt_long has named the option
     }
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "mqnamesrv: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    return 2;
   }
   NamesrvConfig config;
   Logger log(default_log_sink(), "[namesrv]");
   if (!config_path.empty()) {
-    auto file = load_config_file(config_path);
-    if (!file.ok()) {
-      std::fprintf(stderr, "mqnamesrv: %s\n", file.detail().c_str());
+    auto loaded = load_config_into(config_path, config, log);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "mqnamesrv: %s\n", loaded.detail().c_str());
       return 1;
     }
-    auto warnings = config.load(*file);
-    if (!warnings.ok()) {
-      std::fprintf(stderr, "mqnamesrv: %s\n", warnings.detail().c_str());
-      return 1;
-    }
-    for (const auto& w : *warnings) log.warn(w + " (ignored)");
   }
   if (print_config) {
     std::fputs(config.to_properties().c_str(), stdout);

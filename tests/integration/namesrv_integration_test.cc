@@ -214,3 +214,34 @@ TEST_CASE("NameServer: a broker silent past brokerChannelExpiredTime is dropped;
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.detail().find("cannot be changed") != std::string::npos);
 }
+
+TEST_CASE("server binaries: flags as RocketMQ's, usage errors exit 2, a bad config names file, line and key") {
+  TempDir dir;
+  dir.write("bad.conf", "# comment\nlistenPort=abc\n");
+  dir.write("ok.conf", "listenPort=19876\nnoSuchKey=1\n");
+  for (const std::string bin : {"mqnamesrv", "mqbrokercontainer"}) {
+    CAPTURE(bin);
+    auto bogus = run_command({binary(bin), "--bogus"});
+    CHECK(bogus.exit_code == 2);
+    CHECK(bogus.output.find("--bogus") != std::string::npos);
+    CHECK(bogus.output.find("usage:") != std::string::npos);
+    CHECK(run_command({binary(bin), "-c"}).exit_code == 2);          // -c without its file
+    CHECK(run_command({binary(bin), "stray"}).exit_code == 2);       // not an option
+    auto help = run_command({binary(bin), "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.output.find("--configFile") != std::string::npos);
+    auto bad = run_command({binary(bin), "-c", dir.file("bad.conf")});
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.output.find(dir.file("bad.conf") + ":2: key 'listenPort'") != std::string::npos);
+    // -p prints the effective config (the file's value, long and =-joined forms alike) and exits;
+    // an unknown key is a warning, not an error.
+    auto printed = run_command({binary(bin), "--configFile=" + dir.file("ok.conf"), "-p"});
+    CHECK(printed.exit_code == 0);
+    CHECK(printed.output.find("listenPort=19876\n") != std::string::npos);
+    CHECK(printed.output.find("noSuchKey") != std::string::npos);
+  }
+  auto keep = run_command({binary("mqbrokercontainer"), "-c", dir.file("ok.conf"), "-e", "-b", "x.conf:y.conf", "-p"});
+  CHECK(keep.exit_code == 0);
+  CHECK(keep.output.find("continueOnBrokerStartFailure=true\n") != std::string::npos);
+  CHECK(keep.output.find("brokerConfigPaths=x.conf:y.conf\n") != std::string::npos);
+}
