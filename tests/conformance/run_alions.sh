@@ -22,24 +22,32 @@ cleanup() {
 }
 trap cleanup EXIT
 # Free ports: each broker needs listenPort, listenPort+1 (HA) and listenPort-2 (fast/VIP).
+# Picked at random just below the kernel's ephemeral range, so that no outgoing connection (tests
+# run in parallel) takes one between this probe and the bind.
 read -r ns_port c_port a_port b_port < <(python3 - <<'PY'
-import socket
+import random, socket
+try:
+    low = int(open('/proc/sys/net/ipv4/ip_local_port_range').read().split()[0])
+except Exception:
+    low = 32768
+top = max(4096, low) - 2
+taken = set()
+def bindable(p):
+    s = socket.socket()
+    try:
+        s.bind(('127.0.0.1', p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 def free(broker):
     while True:
-        s = socket.socket(); s.bind(('127.0.0.1', 0)); p = s.getsockname()[1]
-        if not broker:
-            s.close(); return p
-        ok = p > 2
-        for q in (p + 1, p - 2):
-            t = socket.socket()
-            try:
-                t.bind(('127.0.0.1', q))
-            except OSError:
-                ok = False
-            t.close()
-        s.close()
-        if ok:
-            return p
+        p = random.randint(max(1026, top - 12000), top)
+        span = range(p - 2, p + 2) if broker else [p]
+        if any(q in taken for q in span) or not all(bindable(q) for q in span):
+            continue
+        taken.update(span)
+        return p
 print(free(False), free(False), free(True), free(True))
 PY
 )

@@ -6,8 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <utility>
 
 #include "codec/codes.h"
 #include "codec/header_reader.h"
@@ -33,15 +36,37 @@ int bind_port(int port) {
 }
 }  // namespace
 
-int free_port() { return bind_port(0); }
+namespace {
+// A port probed now is used later, by a process started later. A port from the kernel's ephemeral
+// range could meanwhile be taken by any outgoing connection (tests run in parallel and open many),
+// so candidates come from just below that range: only another explicit bind can take them, and
+// random picks make two tests choosing the same one unlikely.
+std::pair<int, int> probe_range() {
+  int low = 32768, high = 60999;
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  in >> low >> high;
+  int top = std::clamp(low, 4096, 65535) - 2;
+  return {std::max(1026, top - 12000), top};
+}
 
-int free_broker_port() {
-  for (int i = 0; i < 100; ++i) {
-    int p = bind_port(0);
-    if (p > 2 && p < 65535 && bind_port(p + 1) == p + 1 && bind_port(p - 2) == p - 2) return p;
+int random_free_port(int span_below, int span_above) {
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  auto [lo, hi] = probe_range();
+  std::uniform_int_distribution<int> pick(lo + span_below, hi - span_above);
+  for (int i = 0; i < 500; ++i) {
+    int p = pick(rng);
+    bool free = bind_port(p) == p;
+    for (int q = p - span_below; free && q <= p + span_above; ++q)
+      if (q != p) free = bind_port(q) == q;
+    if (free) return p;
   }
   return -1;
 }
+}  // namespace
+
+int free_port() { return random_free_port(0, 0); }
+
+int free_broker_port() { return random_free_port(2, 1); }
 
 NamesrvProcess::NamesrvProcess(int listen_port) {
   dir.write("namesrv.conf", "bindAddress=127.0.0.1\nlistenPort=" + std::to_string(listen_port) + "\nkvConfigPath=" + dir.file("kvConfig.json") + "\n");

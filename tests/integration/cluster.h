@@ -13,7 +13,9 @@
 
 namespace mq::test {
 
-// A free loopback port p such that p+1 (its HA port) and p-2 (its fast port) are free too.
+// Free loopback ports, picked at random just below the kernel's ephemeral range (so no outgoing
+// connection takes them before they are used). For a broker, p+1 (its HA port) and p-2 (its fast
+// port) are free too.
 int free_broker_port();
 int free_port();
 
