@@ -24,8 +24,10 @@
 // found by its bytes: the sizes do not add up, or the body CRC fails, or (when the cut falls inside
 // the topic or properties, which no CRC covers) the record's last byte is zero where a real record
 // ends in a topic or property character. That last check applies only to the record at the end of
-// the data, so an odd message in the middle of the log never truncates what follows it (the price:
-// a last record whose properties really end in a NUL byte is cut at a restart).
+// the data, so an odd message in the middle of the log never truncates what follows it. The price
+// would be a last record whose properties really end in a NUL byte, but brokers never write one:
+// ours, like RocketMQ's, appends the CLUSTER property after the client's properties (batch members
+// carry the batch's), so every record ends in the cluster name or a separator.
 //
 // Replicated appends (slave side of master-slave HA; RocketMQ's appendToCommitLog plus
 // ReputMessageService). A slave store takes only append_replicated(): the master's raw CommitLog
