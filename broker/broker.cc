@@ -167,7 +167,7 @@ Result<Unit, std::string> Broker::start() {
     }
   });
   housekeeping_timer_.start(kHousekeepingIntervalMs, kHousekeepingIntervalMs, [this] { housekeeping(); });
-  uint64_t period = static_cast<uint64_t>(std::clamp<int64_t>(config_.register_name_server_period_ms, 1000, 60'000));
+  uint64_t period = register_period_ms();
   register_timer_.start(period, period, [this] { register_with_namesrv(false); });
   state_ = BrokerState::kRunning;
   register_with_namesrv(false);
@@ -350,14 +350,17 @@ void Broker::register_with(const std::vector<std::string>& addrs, bool oneway) {
   }
 }
 
+uint64_t Broker::register_period_ms() const {
+  return static_cast<uint64_t>(std::clamp<int64_t>(config_.register_name_server_period_ms, 1000, 60'000));
+}
+
 void Broker::retry_register_later(const std::string& addr) {
   if (state_ != BrokerState::kRunning) return;
   register_failed_addrs_.insert(addr);
   if (register_retry_armed_) return;
   register_retry_armed_ = true;
   uint64_t delay = register_retry_delay_ms_;
-  uint64_t period = static_cast<uint64_t>(std::clamp<int64_t>(config_.register_name_server_period_ms, 1000, 60'000));
-  register_retry_delay_ms_ = std::min(period, delay * 2);
+  register_retry_delay_ms_ = std::min(register_period_ms(), delay * 2);
   register_retry_timer_.start(delay, 0, [this] {
     register_retry_armed_ = false;
     std::vector<std::string> addrs(register_failed_addrs_.begin(), register_failed_addrs_.end());

@@ -82,6 +82,8 @@ class Broker {
   // the registration period, so a NameServer started after the broker sees it within a second or
   // two rather than after the next 30 s round (RocketMQ waits for that round).
   void retry_register_later(const std::string& addr);
+  // registerNameServerPeriod within 1-60 s (RocketMQ keeps it within 10-60 s; tests use 2 s).
+  uint64_t register_period_ms() const;
   void unregister_from_namesrv();
   // full: CommitLog, ConsumeQueues and checkpoint (the interval flush); otherwise only the
   // CommitLog, which is all an acknowledged SYNC_FLUSH put needs (recovery rebuilds the rest).
