@@ -1,15 +1,9 @@
 #include "raft/disk_log.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cinttypes>
-#include <cstdio>
-#include <cstring>
+#include <cctype>
+#include <charconv>
+#include <map>
 
 #include "base/bytes.h"
 #include "base/check.h"
@@ -20,6 +14,7 @@ namespace mq::raft {
 const char* to_string(DiskError e) {
   switch (e) {
     case DiskError::kIo: return "io error";
+    case DiskError::kNoSpace: return "disk full";
     case DiskError::kCorrupt: return "corrupt";
     case DiskError::kTooLarge: return "entry too large";
     case DiskError::kOutOfRange: return "index out of range";
@@ -27,185 +22,136 @@ const char* to_string(DiskError e) {
   return "?";
 }
 
+std::string decimal_peer_name(NodeId id) { return std::to_string(id); }
+
+std::optional<NodeId> parse_peer_id(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isalpha(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string_view num = text.substr(digits);
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+  if (num.empty() || ec != std::errc() || end != num.data() + num.size() || v >= kNoNode)
+    return std::nullopt;
+  return static_cast<NodeId>(v);
+}
+
 namespace {
 
-Error<DiskError> io_error(const std::string& what, const std::string& path) {
-  return make_error(DiskError::kIo, what + " " + path + ": " + std::strerror(errno));
-}
-
-std::string name20(int64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020" PRId64, v);
-  return buf;
-}
-
-Result<Unit, DiskError> make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", path);
-  return Unit{};
-}
-
-Result<Unit, DiskError> fsync_dir(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return io_error("open dir", path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return io_error("fsync dir", path);
-  return Unit{};
-}
-
-// Files named by 20 decimal digits in `dir`, ascending.
-Result<std::vector<int64_t>, DiskError> list_numbered(const std::string& dir) {
-  std::vector<int64_t> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return io_error("opendir", dir);
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() != 20 || !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      continue;
-    out.push_back(std::stoll(n));
+Error<DiskError> disk_error(const Error<store::IoError>& e) {
+  switch (e.code) {
+    case store::IoError::kNoSpace: return make_error(DiskError::kNoSpace, e.detail);
+    case store::IoError::kCorrupt: return make_error(DiskError::kCorrupt, e.detail);
+    default: return make_error(DiskError::kIo, e.detail);
   }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
+}
+
+// Reads exactly n bytes; the files of the log have their full size, so a short read means the
+// file changed under us.
+Result<Unit, DiskError> read_exact(const store::File& f, int64_t off, void* buf, size_t n) {
+  auto r = f.read_at(off, buf, n);
+  if (!r) return disk_error(r.error());
+  if (*r != n) return make_error(DiskError::kIo, "short read at " + std::to_string(off));
+  return Unit{};
+}
+
+void put_unit(std::string& out, int64_t pos, int32_t size, int64_t dledger_index, int64_t term) {
+  ByteWriter w(out);
+  w.i32(kEntryMagic);
+  w.i64(pos);
+  w.i32(size);
+  w.i64(dledger_index);
+  w.i64(term);
 }
 
 }  // namespace
 
-// A plain POSIX file of fixed size with positioned I/O.
-class DiskLog::File {
- public:
-  static Result<std::unique_ptr<File>, DiskError> open(const std::string& path, int64_t start,
-                                                       int64_t size, bool create) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
-    if (fd < 0) return io_error("open", path);
-    auto f = std::unique_ptr<File>(new File(fd, path, start, size));
-    struct stat st;
-    if (::fstat(fd, &st) != 0) return io_error("fstat", path);
-    // Sparse at full size, so unwritten space reads as zeros (a crash during creation can leave
-    // it shorter).
-    if (st.st_size != size && ::ftruncate(fd, size) != 0) return io_error("ftruncate", path);
-    return f;
-  }
-  ~File() { ::close(fd_); }
-
-  Result<Unit, DiskError> read(int64_t off, void* buf, size_t n) const {
-    auto* p = static_cast<char*>(buf);
-    while (n > 0) {
-      ssize_t r = ::pread(fd_, p, n, off);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return io_error("pread", path_);
-      if (r == 0) return make_error(DiskError::kCorrupt, "short read " + path_);
-      p += r;
-      off += r;
-      n -= static_cast<size_t>(r);
-    }
-    return Unit{};
-  }
-  Result<Unit, DiskError> write(int64_t off, const void* buf, size_t n) {
-    MQ_CHECK(off >= 0 && off + static_cast<int64_t>(n) <= size_, "write beyond the file");
-    auto* p = static_cast<const char*>(buf);
-    while (n > 0) {
-      ssize_t r = ::pwrite(fd_, p, n, off);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return io_error("pwrite", path_);
-      p += r;
-      off += r;
-      n -= static_cast<size_t>(r);
-    }
-    dirty_ = true;
-    return Unit{};
-  }
-  // Zeroes [off, size): drop the blocks, then extend back (a hole reads as zeros).
-  Result<Unit, DiskError> zero_from(int64_t off) {
-    if (::ftruncate(fd_, off) != 0 || ::ftruncate(fd_, size_) != 0) return io_error("ftruncate", path_);
-    dirty_ = true;
-    return Unit{};
-  }
-  Result<Unit, DiskError> sync() {
-    if (!dirty_) return Unit{};
-    if (::fdatasync(fd_) != 0) return io_error("fdatasync", path_);
-    dirty_ = false;
-    return Unit{};
-  }
-  int64_t start() const { return start_; }
-  int64_t size() const { return size_; }
-  const std::string& path() const { return path_; }
-
- private:
-  File(int fd, std::string path, int64_t start, int64_t size)
-      : fd_(fd), path_(std::move(path)), start_(start), size_(size) {}
-  int fd_;
-  std::string path_;
-  int64_t start_;
-  int64_t size_;
-  bool dirty_ = false;
-};
-
-DiskLog::DiskLog(std::string dir, DiskLogOptions options) : dir_(std::move(dir)), opt_(options) {}
+DiskLog::DiskLog(store::FileSystem& fs, std::string dir, DiskLogOptions options)
+    : fs_(&fs), dir_(std::move(dir)), opt_(std::move(options)) {}
 DiskLog::~DiskLog() = default;
 
-std::string DiskLog::data_path(int64_t start) const { return dir_ + "/data/" + name20(start); }
-std::string DiskLog::index_path(int64_t start) const { return dir_ + "/index/" + name20(start); }
+std::string DiskLog::data_path(int64_t start) const {
+  return dir_ + "/data/" + store::offset_to_file_name(start);
+}
+std::string DiskLog::index_path(int64_t start) const {
+  return dir_ + "/index/" + store::offset_to_file_name(start);
+}
 
-Result<std::unique_ptr<DiskLog>, DiskError> DiskLog::open(const std::string& dir, DiskLogOptions options) {
+Result<DiskLog::Segment, DiskError> DiskLog::open_segment(const std::string& path, int64_t start,
+                                                          int64_t size, bool create) {
+  auto f = fs_->open(path, create);
+  if (!f) return disk_error(f.error());
+  const int64_t have = (*f)->size();
+  if (have > size)
+    return make_error(DiskError::kCorrupt, path + " holds " + std::to_string(have) + " bytes, more than " +
+                                               std::to_string(size));
+  // Sparse at full size, so unwritten space reads as zeros (a crash during creation, or a fixture
+  // stored without its trailing zeros, leaves it shorter).
+  if (have != size) {
+    auto t = (*f)->truncate(size);
+    if (!t) return disk_error(t.error());
+  }
+  return Segment{start, std::shared_ptr<store::File>(std::move(*f))};
+}
+
+Result<std::unique_ptr<DiskLog>, DiskError> DiskLog::open(store::FileSystem& fs, const std::string& dir,
+                                                          DiskLogOptions options) {
   MQ_CHECK(options.data_file_size > static_cast<int64_t>(kEntryHeaderSize) + 8, "data files too small");
   MQ_CHECK(options.index_file_size >= 32 && options.index_file_size % 32 == 0,
            "index files hold whole 32-byte units");
-  for (const std::string& d : {dir, dir + "/data", dir + "/index"}) {
-    auto r = make_dir(d);
-    if (!r) return r.error();
-  }
-  auto log = std::unique_ptr<DiskLog>(new DiskLog(dir, options));
-  auto data = list_numbered(dir + "/data");
-  if (!data) return data.error();
-  for (int64_t start : *data) {
-    if (start % options.data_file_size != 0 ||
-        (!log->data_.empty() && start != log->data_.back()->start() + options.data_file_size))
-      return make_error(DiskError::kCorrupt, "data files not contiguous at " + log->data_path(start));
-    auto f = File::open(log->data_path(start), start, options.data_file_size, false);
-    if (!f) return f.error();
-    log->data_.push_back(std::move(*f));
-  }
-  auto index = list_numbered(dir + "/index");
-  if (!index) return index.error();
-  for (int64_t start : *index) {
-    if (start % options.index_file_size != 0) continue;  // not ours; leave it alone
-    auto f = File::open(log->index_path(start), start, options.index_file_size, false);
-    if (!f) return f.error();
-    log->index_.push_back(std::move(*f));
+  auto log = std::unique_ptr<DiskLog>(new DiskLog(fs, dir, std::move(options)));
+  for (const bool data : {true, false}) {
+    const std::string path = dir + (data ? "/data" : "/index");
+    auto made = fs.create_directories(path);
+    if (!made) return disk_error(made.error());
+    auto names = fs.list(path);
+    if (!names) return disk_error(names.error());
+    std::vector<int64_t> starts;
+    for (const std::string& n : *names) {
+      int64_t v;
+      if (store::parse_offset_file_name(n, &v)) starts.push_back(v);
+    }
+    std::sort(starts.begin(), starts.end());
+    const int64_t size = data ? log->opt_.data_file_size : log->opt_.index_file_size;
+    std::vector<Segment>& segments = data ? log->data_ : log->index_;
+    for (int64_t start : starts) {
+      if (!data && start % size != 0) continue;  // not ours; leave it alone
+      if (data && (start % size != 0 || (!segments.empty() && start != segments.back().start + size)))
+        return make_error(DiskError::kCorrupt, "data files not contiguous at " + log->data_path(start));
+      auto seg = log->open_segment(data ? log->data_path(start) : log->index_path(start), start, size, false);
+      if (!seg) return seg.error();
+      segments.push_back(std::move(*seg));
+    }
   }
   auto rec = log->recover();
   if (!rec) return rec.error();
   return log;
 }
 
-Result<DiskLog::File*, DiskError> DiskLog::data_file(int64_t start, bool create) {
-  for (auto& f : data_)
-    if (f->start() == start) return f.get();
-  if (!create) return make_error(DiskError::kOutOfRange, "no data file at " + std::to_string(start));
-  MQ_CHECK(data_.empty() || start == data_.back()->start() + opt_.data_file_size, "data files grow in order");
-  auto f = File::open(data_path(start), start, opt_.data_file_size, true);
-  if (!f) return f.error();
-  auto d = fsync_dir(dir_ + "/data");
-  if (!d) return d.error();
-  data_.push_back(std::move(*f));
-  return data_.back().get();
+size_t DiskLog::data_slot(int64_t pos) const {
+  if (data_.empty() || pos < data_.front().start) return data_.size();
+  return std::min(data_.size(), static_cast<size_t>((pos - data_.front().start) / opt_.data_file_size));
 }
 
-Result<DiskLog::File*, DiskError> DiskLog::index_file(int64_t start, bool create) {
-  for (auto& f : index_)
-    if (f->start() == start) return f.get();
+Result<DiskLog::Segment*, DiskError> DiskLog::data_file(int64_t start, bool create) {
+  if (const size_t i = data_slot(start); i < data_.size()) return &data_[i];
+  if (!create) return make_error(DiskError::kOutOfRange, "no data file at " + std::to_string(start));
+  MQ_CHECK(data_.empty() || start == data_.back().start + opt_.data_file_size, "data files grow in order");
+  auto seg = open_segment(data_path(start), start, opt_.data_file_size, true);
+  if (!seg) return seg.error();
+  data_dir_dirty_ = true;
+  data_.push_back(std::move(*seg));
+  return &data_.back();
+}
+
+Result<DiskLog::Segment*, DiskError> DiskLog::index_file(int64_t start, bool create) {
+  auto it = std::lower_bound(index_.begin(), index_.end(), start,
+                             [](const Segment& s, int64_t v) { return s.start < v; });
+  if (it != index_.end() && it->start == start) return &*it;
   if (!create) return make_error(DiskError::kOutOfRange, "no index file at " + std::to_string(start));
-  auto f = File::open(index_path(start), start, opt_.index_file_size, true);
-  if (!f) return f.error();
-  auto d = fsync_dir(dir_ + "/index");
-  if (!d) return d.error();
-  index_.push_back(std::move(*f));
-  std::sort(index_.begin(), index_.end(), [](auto& a, auto& b) { return a->start() < b->start(); });
-  for (auto& g : index_)
-    if (g->start() == start) return g.get();
-  MQ_CHECK(false, "index file vanished");
-  return make_error(DiskError::kIo, "unreachable");
+  // Never synced, not even its directory entry: recovery rebuilds the index from the data files.
+  auto seg = open_segment(index_path(start), start, opt_.index_file_size, true);
+  if (!seg) return seg.error();
+  return &*index_.insert(it, std::move(*seg));
 }
 
 Result<Unit, DiskError> DiskLog::write_index_units(int64_t first_dledger_index, const std::string& units) {
@@ -216,24 +162,13 @@ Result<Unit, DiskError> DiskLog::write_index_units(int64_t first_dledger_index, 
     auto f = index_file(start, true);
     if (!f) return f.error();
     const size_t n = std::min(units.size() - done, static_cast<size_t>(start + opt_.index_file_size - off));
-    auto w = (*f)->write(off - start, units.data() + done, n);
-    if (!w) return w;
+    auto w = (*f)->file->write_at(off - start, units.data() + done, n);
+    if (!w) return disk_error(w.error());
     done += n;
     off += static_cast<int64_t>(n);
   }
   return Unit{};
 }
-
-namespace {
-void put_unit(std::string& out, int64_t pos, int32_t size, int64_t dledger_index, int64_t term) {
-  ByteWriter w(out);
-  w.i32(kEntryMagic);
-  w.i64(pos);
-  w.i32(size);
-  w.i64(dledger_index);
-  w.i64(term);
-}
-}  // namespace
 
 Result<Unit, DiskError> DiskLog::recover() {
   recovery_ = RecoveryReport{};
@@ -241,82 +176,65 @@ Result<Unit, DiskError> DiskLog::recover() {
   last_chain_ = 0;
   last_term_ = Term{0};
   first_index_ = RaftIndex{1};
-  end_pos_ = data_.empty() ? 0 : data_.front()->start();
-  if (data_.empty()) return Unit{};
+  end_pos_ = data_.empty() ? 0 : data_.front().start;
 
   std::string units;
-  int64_t units_first = -1;
+  int64_t units_first = 0;
   auto flush_units = [&]() -> Result<Unit, DiskError> {
-    if (units.empty()) return Unit{};
     auto r = write_index_units(units_first, units);
     units_first += static_cast<int64_t>(units.size() / 32);
     units.clear();
     return r;
   };
 
+  const int64_t size = opt_.data_file_size;
   std::string reason;
-  int64_t stop = -1;
-  std::string buf;
-  for (size_t fi = 0; fi < data_.size() && stop < 0; ++fi) {
-    File& f = *data_[fi];
-    // Files are read whole in 4 MiB windows; entries never straddle files.
-    int64_t off = 0;
-    int64_t win_start = 0;
+  bool ended = false;  // the log ends inside the file being scanned
+  std::string buf;     // a window of that file
+  for (size_t fi = 0; fi < data_.size() && !ended; ++fi) {
+    const Segment& f = data_[fi];
+    int64_t win = 0;
     buf.clear();
-    auto view = [&](int64_t at, size_t n) -> const char* {
-      if (at < win_start || at + static_cast<int64_t>(n) > win_start + static_cast<int64_t>(buf.size())) {
-        const size_t want = std::max<size_t>(n, 4 << 20);
-        const size_t len = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(want), f.size() - at));
-        if (len < n) return nullptr;
-        buf.resize(len);
-        if (!f.read(at, buf.data(), len)) return nullptr;
-        win_start = at;
+    // [off, off + n) of the file, read in windows of 4 MiB (entries never straddle files).
+    auto view = [&](int64_t off, size_t n) -> Result<const uint8_t*, DiskError> {
+      if (off < win || off + static_cast<int64_t>(n) > win + static_cast<int64_t>(buf.size())) {
+        buf.resize(static_cast<size_t>(std::min<int64_t>(std::max<size_t>(n, 4 << 20), size - off)));
+        auto r = read_exact(*f.file, off, buf.data(), buf.size());
+        if (!r) return r.error();
+        win = off;
       }
-      return buf.data() + (at - win_start);
+      return reinterpret_cast<const uint8_t*>(buf.data()) + (off - win);
     };
-    while (true) {
-      if (off == f.size()) {
-        end_pos_ = f.start() + f.size();
-        break;  // exactly full (cannot happen with BLANK padding, but harmless)
-      }
-      const char* h = view(off, 8);
-      if (!h) {
-        reason = "unreadable header";
-        stop = f.start() + off;
+    int64_t off = 0;
+    while (off < size) {
+      const int64_t pos = f.start + off;
+      if (size - off < 8) {
+        reason = "no room for a record at the end of a file";
         break;
       }
-      const int32_t magic = static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t*>(h)));
+      auto h = view(off, 8);
+      if (!h) return h.error();
+      const auto magic = static_cast<int32_t>(get_be32(*h));
       if (magic == kBlankMagic) {
-        const int32_t rest = static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t*>(h) + 4));
-        if (rest != f.size() - off) {
-          reason = "bad blank record";
-          stop = f.start() + off;
-        } else {
-          end_pos_ = f.start() + f.size();
-        }
+        if (static_cast<int32_t>(get_be32(*h + 4)) != size - off) reason = "bad blank record";
+        else end_pos_ = f.start + size;
         break;
       }
-      if (magic == 0) {
-        stop = f.start() + off;
-        break;  // never written: the clean end of the log
+      if (magic == 0) break;  // never written: the clean end of the log
+      int64_t entry_size = -1;
+      if (magic == kEntryMagic && size - off >= static_cast<int64_t>(kEntryHeaderSize)) {
+        auto hdr = view(off, kEntryHeaderSize);
+        if (!hdr) return hdr.error();
+        entry_size = static_cast<int32_t>(get_be32(*hdr + 4));
       }
-      const char* hdr = view(off, kEntryHeaderSize);
-      const int32_t size = hdr ? static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t*>(hdr) + 4)) : -1;
-      if (!hdr || magic != kEntryMagic || size < static_cast<int32_t>(kEntryHeaderSize) ||
-          off + size > f.size()) {
+      if (entry_size < static_cast<int64_t>(kEntryHeaderSize) || off + entry_size > size) {
         reason = "bad entry header";
-        stop = f.start() + off;
         break;
       }
-      const char* whole = view(off, static_cast<size_t>(size));
-      if (!whole) {
-        reason = "unreadable entry";
-        stop = f.start() + off;
-        break;
-      }
-      ByteReader r(whole, static_cast<size_t>(size));
-      auto d = decode_entry(r);
-      const int64_t pos = f.start() + off;
+      auto whole = view(off, static_cast<size_t>(entry_size));
+      if (!whole) return whole.error();
+      ByteReader r(*whole, static_cast<size_t>(entry_size));
+      auto d = decode_entry(r, true);
       if (!d || r.remaining() != 0) {
         reason = "entry fails its checks (torn write or body CRC)";
       } else if (count_ > 0 && d->entry.index != next_index(last_index())) {
@@ -325,15 +243,12 @@ Result<Unit, DiskError> DiskLog::recover() {
         reason = "term goes backwards";
       } else if (d->pos != pos) {
         reason = "pos does not match its position";
-      } else if ((count_ > 0 || d->entry.index.value == 1) &&
+      } else if (!d->unchecked && (count_ > 0 || d->entry.index.value == 1) &&
                  d->chain_crc != entry_chain_crc(last_chain_, d->entry.index.value - 1,
                                                  d->entry.term.value, d->body_crc)) {
         reason = "chain CRC mismatch";
       }
-      if (!reason.empty()) {
-        stop = pos;
-        break;
-      }
+      if (!reason.empty()) break;
       if (count_ == 0) {
         first_index_ = d->entry.index;
         units_first = first_index_.value - 1;
@@ -341,44 +256,46 @@ Result<Unit, DiskError> DiskLog::recover() {
       ++count_;
       last_chain_ = d->chain_crc;
       last_term_ = d->entry.term;
-      put_unit(units, pos, size, d->entry.index.value - 1, d->entry.term.value);
+      put_unit(units, pos, static_cast<int32_t>(entry_size), d->entry.index.value - 1, d->entry.term.value);
       if (units.size() >= (4 << 20)) {
         auto u = flush_units();
         if (!u) return u;
       }
-      off += size;
-      end_pos_ = f.start() + off;
+      off += entry_size;
+      end_pos_ = f.start + off;
     }
+    // The scan of this file ended before its BLANK record: so does the log.
+    ended = end_pos_ < f.start + size;
   }
   auto u = flush_units();
   if (!u) return u;
   recovery_.entries = count_;
   recovery_.stopped_because = reason;
-  if (stop < 0) stop = end_pos_;
   if (!reason.empty()) {
-    for (auto& f : data_)
-      if (f->start() + f->size() > stop)
-        recovery_.discarded_bytes += f->start() + f->size() - std::max(stop, f->start());
+    for (const Segment& f : data_)
+      recovery_.discarded_bytes += std::max<int64_t>(0, f.start + size - std::max(end_pos_, f.start));
   }
-  end_pos_ = stop;
-  auto c = cut_at(stop);
+  auto c = cut_at(end_pos_);
   if (!c) return c;
   return sync();
 }
 
 Result<Unit, DiskError> DiskLog::cut_at(int64_t pos) {
-  bool removed = false;
-  while (!data_.empty() && data_.back()->start() > pos) {
-    const std::string path = data_.back()->path();
+  while (!data_.empty() && data_.back().start > pos) {
+    const std::string path = data_path(data_.back().start);
     data_.pop_back();
-    if (::unlink(path.c_str()) != 0) return io_error("unlink", path);
-    removed = true;
+    auto r = fs_->remove(path);
+    if (!r) return disk_error(r.error());
+    data_dir_dirty_ = true;
   }
-  if (!data_.empty() && pos < data_.back()->start() + data_.back()->size()) {
-    auto z = data_.back()->zero_from(pos - data_.back()->start());
-    if (!z) return z;
+  if (!data_.empty() && pos < data_.back().start + opt_.data_file_size) {
+    // Zero [pos, end): drop the blocks, then extend back (a hole reads as zeros).
+    Segment& s = data_.back();
+    auto t = s.file->truncate(pos - s.start);
+    if (t) t = s.file->truncate(opt_.data_file_size);
+    if (!t) return disk_error(t.error());
+    s.dirty = true;
   }
-  if (removed) return fsync_dir(dir_ + "/data");
   return Unit{};
 }
 
@@ -399,7 +316,7 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
   }
   if (count_ == 0) first_index_ = first;
 
-  std::string buf;  // contiguous bytes for the current data file
+  std::string buf;  // contiguous bytes for the current data file, from buf_pos
   int64_t buf_pos = end_pos_;
   std::string units;
   auto flush = [&]() -> Result<Unit, DiskError> {
@@ -407,15 +324,17 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
     const int64_t start = buf_pos - buf_pos % opt_.data_file_size;
     auto f = data_file(start, true);
     if (!f) return f.error();
-    auto w = (*f)->write(buf_pos - start, buf.data(), buf.size());
+    auto w = (*f)->file->write_at(buf_pos - start, buf.data(), buf.size());
+    (*f)->dirty = true;
     buf.clear();
-    return w;
+    if (!w) return disk_error(w.error());
+    return Unit{};
   };
   for (const Entry& e : entries) {
     const int64_t size = static_cast<int64_t>(kEntryHeaderSize + e.data.size());
-    if (size + 8 > opt_.data_file_size) return make_error(DiskError::kTooLarge, "entry of " + std::to_string(size) + " bytes");
-    const int64_t in_file = end_pos_ % opt_.data_file_size;
-    const int64_t rest = opt_.data_file_size - in_file;
+    if (size + 8 > opt_.data_file_size)
+      return make_error(DiskError::kTooLarge, "entry of " + std::to_string(size) + " bytes");
+    const int64_t rest = opt_.data_file_size - end_pos_ % opt_.data_file_size;
     if (size + 8 > rest) {
       // Close the file with a BLANK record and continue in the next one.
       if (buf.empty()) buf_pos = end_pos_;
@@ -427,13 +346,14 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
       end_pos_ += rest;
     }
     if (buf.empty()) buf_pos = end_pos_;
-    const uint32_t body_crc = entry_body_crc(e.data);
-    const uint32_t chain = entry_chain_crc(count_ == 0 ? 0 : last_chain_, e.index.value - 1, e.term.value, body_crc);
+    const size_t at = buf.size();
     ByteWriter w(buf);
-    encode_entry(w, e, end_pos_, chain);
+    encode_entry_header(w, e, end_pos_, 0, 0);
+    w.raw(e.data);
+    if (opt_.append_hook) opt_.append_hook(e, end_pos_, buf.data() + at + kEntryHeaderSize, e.data.size());
+    last_chain_ = seal_entry(buf.data() + at, last_chain_);
     put_unit(units, end_pos_, static_cast<int32_t>(size), e.index.value - 1, e.term.value);
     end_pos_ += size;
-    last_chain_ = chain;
     last_term_ = e.term;
     ++count_;
   }
@@ -447,12 +367,12 @@ Result<DiskLog::Unit32, DiskError> DiskLog::read_unit(RaftIndex index) const {
     return make_error(DiskError::kOutOfRange, "no entry " + std::to_string(index.value));
   const int64_t off = (index.value - 1) * 32;
   const int64_t start = off - off % opt_.index_file_size;
-  const File* f = nullptr;
-  for (auto& g : index_)
-    if (g->start() == start) f = g.get();
-  if (!f) return make_error(DiskError::kCorrupt, "missing index file for " + std::to_string(index.value));
+  auto it = std::lower_bound(index_.begin(), index_.end(), start,
+                             [](const Segment& s, int64_t v) { return s.start < v; });
+  if (it == index_.end() || it->start != start)
+    return make_error(DiskError::kCorrupt, "missing index file for " + std::to_string(index.value));
   uint8_t b[32];
-  auto r = f->read(off - start, b, sizeof b);
+  auto r = read_exact(*it->file, off - start, b, sizeof b);
   if (!r) return r.error();
   ByteReader br(b, sizeof b);
   const int32_t magic = br.i32();
@@ -468,19 +388,32 @@ Result<int64_t, DiskError> DiskLog::pos_of(RaftIndex index) const {
   return u->pos;
 }
 
+Result<std::string, DiskError> DiskLog::read_raw(int64_t pos, size_t n) const {
+  if (data_.empty() || pos < data_.front().start || pos + static_cast<int64_t>(n) > end_pos_)
+    return make_error(DiskError::kOutOfRange, std::to_string(n) + " bytes at " + std::to_string(pos) +
+                                                  " beyond the log end " + std::to_string(end_pos_));
+  std::string out(n, '\0');
+  for (size_t done = 0; done < n;) {
+    const int64_t at = pos + static_cast<int64_t>(done);
+    const size_t i = data_slot(at);
+    MQ_CHECK(i < data_.size(), "data files cover the log");
+    const Segment& s = data_[i];
+    const size_t len = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n - done),
+                                                             s.start + opt_.data_file_size - at));
+    auto r = read_exact(*s.file, at - s.start, out.data() + done, len);
+    if (!r) return r.error();
+    done += len;
+  }
+  return out;
+}
+
 Result<Entry, DiskError> DiskLog::read(RaftIndex index) const {
   auto u = read_unit(index);
   if (!u) return u.error();
-  const int64_t start = u->pos - u->pos % opt_.data_file_size;
-  const File* f = nullptr;
-  for (auto& g : data_)
-    if (g->start() == start) f = g.get();
-  if (!f) return make_error(DiskError::kCorrupt, "missing data file for " + std::to_string(index.value));
-  std::string buf(static_cast<size_t>(u->size), '\0');
-  auto r = f->read(u->pos - start, buf.data(), buf.size());
-  if (!r) return r.error();
-  ByteReader br(buf);
-  auto d = decode_entry(br);
+  auto bytes = read_raw(u->pos, static_cast<size_t>(u->size));
+  if (!bytes) return bytes.error();
+  ByteReader br(*bytes);
+  auto d = decode_entry(br, true);
   if (!d || d->entry.index != index || d->pos != u->pos)
     return make_error(DiskError::kCorrupt, "entry " + std::to_string(index.value) + " does not check");
   return std::move(d->entry);
@@ -497,12 +430,25 @@ Result<std::vector<Entry>, DiskError> DiskLog::read_all() const {
   return out;
 }
 
+Result<RaftIndex, DiskError> DiskLog::index_at_or_after_pos(int64_t pos) const {
+  // Entry positions grow with their index: find the first entry at or after `pos`.
+  int64_t lo = first_index_.value, hi = first_index_.value + count_;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    auto p = pos_of(RaftIndex{mid});
+    if (!p) return p.error();
+    if (*p < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return RaftIndex{lo};
+}
+
 Result<Unit, DiskError> DiskLog::truncate_suffix(RaftIndex from) {
   if (count_ == 0 || from > last_index()) return Unit{};
   if (from <= first_index_) {
-    auto c = cut_at(data_.empty() ? 0 : data_.front()->start());
+    auto c = cut_at(data_.empty() ? 0 : data_.front().start);
     if (!c) return c;
-    end_pos_ = data_.empty() ? 0 : data_.front()->start();
+    end_pos_ = data_.empty() ? 0 : data_.front().start;
     count_ = 0;
     last_chain_ = 0;
     last_term_ = Term{0};
@@ -510,131 +456,203 @@ Result<Unit, DiskError> DiskLog::truncate_suffix(RaftIndex from) {
   }
   auto cut = pos_of(from);
   if (!cut) return cut.error();
-  auto prev = read(prev_index(from));
+  auto prev = read_unit(prev_index(from));
   if (!prev) return prev.error();
-  auto prev_pos = pos_of(prev_index(from));
-  if (!prev_pos) return prev_pos.error();
-  // The predecessor's chain CRC is in its header.
-  const int64_t start = *prev_pos - *prev_pos % opt_.data_file_size;
-  auto f = data_file(start, false);
-  if (!f) return f.error();
-  uint8_t hdr[kEntryHeaderSize];
-  auto r = (*f)->read(*prev_pos - start, hdr, sizeof hdr);
-  if (!r) return r;
+  // The next entry chains from the predecessor's chainCrc, in its header.
+  auto hdr = read_raw(prev->pos, kEntryHeaderSize);
+  if (!hdr) return hdr.error();
   auto c = cut_at(*cut);
   if (!c) return c;
   end_pos_ = *cut;
   count_ = from.value - first_index_.value;
-  last_chain_ = get_be32(hdr + 36);
-  last_term_ = prev->term;
+  last_chain_ = get_be32(reinterpret_cast<const uint8_t*>(hdr->data()) + 36);
+  last_term_ = Term{prev->term};
   return Unit{};
 }
 
-Result<Unit, DiskError> DiskLog::sync() {
+DiskLog::SyncJob DiskLog::prepare_sync() {
   // Only the data files: the index is rebuilt from them by every recovery, so syncing it would
   // cost an fsync per Ready and buy nothing.
-  for (auto& f : data_) {
-    auto r = f->sync();
-    if (!r) return r;
+  SyncJob job;
+  job.fs_ = fs_;
+  job.end_pos_ = end_pos_;
+  for (Segment& s : data_) {
+    if (!s.dirty) continue;
+    job.files_.push_back(s.file);
+    s.dirty = false;
   }
+  if (data_dir_dirty_) job.sync_dir_ = dir_ + "/data";
+  data_dir_dirty_ = false;
+  return job;
+}
+
+Result<int64_t, DiskError> DiskLog::SyncJob::run() {
+  for (const auto& f : files_) {
+    auto r = f->sync();
+    if (!r) return disk_error(r.error());
+  }
+  if (!sync_dir_.empty()) {
+    auto r = fs_->sync_directory(sync_dir_);
+    if (!r) return disk_error(r.error());
+  }
+  return end_pos_;
+}
+
+Result<Unit, DiskError> DiskLog::sync() {
+  auto r = prepare_sync().run();
+  if (!r) return r.error();
   return Unit{};
 }
 
 // ---------------------------------------------------------------------------------------------
-// Hard state
+// currterm and checkpoint
 
-Result<std::optional<HardState>, DiskError> load_hard_state(const std::string& dir) {
-  const std::string path = dir + "/currterm";
-  FILE* f = std::fopen(path.c_str(), "re");
-  if (!f) {
-    if (errno == ENOENT) return std::optional<HardState>{};
-    return io_error("open", path);
+namespace {
+
+using Properties = std::map<std::string, std::string, std::less<>>;
+
+std::optional<int64_t> parse_int(std::string_view s) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Java properties text as DLedger writes it (`key=value` lines); nullopt when the file is absent.
+Result<std::optional<Properties>, DiskError> read_properties(store::FileSystem& fs, const std::string& path) {
+  auto text = store::read_whole_file(fs, path);
+  if (!text) {
+    if (text.code() == store::IoError::kNotFound) return std::optional<Properties>{};
+    return disk_error(text.error());
   }
-  std::string text;
-  char buf[512];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  std::fclose(f);
-  HardState hs;
-  bool have_term = false;
+  Properties props;
   size_t at = 0;
-  while (at < text.size()) {
-    size_t eol = text.find('\n', at);
-    if (eol == std::string::npos) eol = text.size();
-    std::string line = text.substr(at, eol - at);
+  while (at < text->size()) {
+    size_t eol = text->find('\n', at);
+    if (eol == std::string::npos) eol = text->size();
+    std::string_view line = std::string_view(*text).substr(at, eol - at);
     at = eol + 1;
-    if (line.empty() || line[0] == '#') continue;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line[0] == '#' || line[0] == '!') continue;
     const size_t eq = line.find('=');
-    if (eq == std::string::npos) return make_error(DiskError::kCorrupt, path + ": bad line '" + line + "'");
-    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    char* end = nullptr;
-    errno = 0;
-    const long long v = value.empty() ? 0 : std::strtoll(value.c_str(), &end, 10);
-    const bool numeric = !value.empty() && errno == 0 && end && *end == '\0' && v >= 0;
-    if (key == "currTerm" && numeric) {
-      hs.term = Term{v};
-      have_term = true;
-    } else if (key == "voteLeader" && (value.empty() || (numeric && v < kNoNode))) {
-      hs.vote = value.empty() ? kNoNode : static_cast<NodeId>(v);
-    } else if (key == "committedIndex" && numeric) {
-      hs.commit = RaftIndex{v};
-    } else {
-      return make_error(DiskError::kCorrupt, path + ": bad entry '" + line + "'");
-    }
+    if (eq == std::string::npos)
+      return make_error(DiskError::kCorrupt, path + ": bad line '" + std::string(line) + "'");
+    props[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
   }
-  if (!have_term) return make_error(DiskError::kCorrupt, path + ": no currTerm");
+  return std::optional<Properties>{std::move(props)};
+}
+
+// DLedger's IOUtils.string2File: the previous content to `<path>.bak`, then the new content over
+// `path` (here atomically).
+Result<Unit, DiskError> write_properties(store::FileSystem& fs, const std::string& path,
+                                         const std::string& text) {
+  auto prev = store::read_whole_file(fs, path);
+  if (prev) {
+    auto bak = fs.open(path + ".bak", true);
+    if (!bak) return disk_error(bak.error());
+    auto w = (*bak)->truncate(0);
+    if (w) w = (*bak)->write_at(0, prev->data(), prev->size());
+    if (!w) return disk_error(w.error());
+  } else if (prev.code() != store::IoError::kNotFound) {
+    return disk_error(prev.error());
+  }
+  auto w = store::write_file_atomically(fs, path, text);
+  if (!w) return disk_error(w.error());
+  return Unit{};
+}
+
+Error<DiskError> bad_entry(const std::string& path, const std::string& key, const std::string& value) {
+  return make_error(DiskError::kCorrupt, path + ": bad entry '" + key + "=" + value + "'");
+}
+
+}  // namespace
+
+Result<std::optional<HardState>, DiskError> load_hard_state(store::FileSystem& fs, const std::string& dir) {
+  const std::string term_path = dir + "/currterm", checkpoint_path = dir + "/checkpoint";
+  auto term_file = read_properties(fs, term_path);
+  if (!term_file) return term_file.error();
+  auto checkpoint = read_properties(fs, checkpoint_path);
+  if (!checkpoint) return checkpoint.error();
+  if (!*term_file && !*checkpoint) return std::optional<HardState>{};
+  HardState hs;
+  if (*term_file) {
+    bool have_term = false;
+    for (const auto& [key, value] : **term_file) {
+      const auto n = parse_int(value);
+      if (key == "currTerm" && n && *n >= 0) {
+        hs.term = Term{*n};
+        have_term = true;
+      } else if (const auto peer = parse_peer_id(value); key == "voteLeader" && (value.empty() || peer)) {
+        hs.vote = peer.value_or(kNoNode);
+      } else if (key == "committedIndex" && n && *n >= 0) {
+        hs.commit = RaftIndex{*n};  // written here before the checkpoint file took it over
+      } else {
+        return bad_entry(term_path, key, value);
+      }
+    }
+    if (!have_term) return make_error(DiskError::kCorrupt, term_path + ": no currTerm");
+  }
+  if (*checkpoint) {
+    bool have_commit = false;
+    for (const auto& [key, value] : **checkpoint) {
+      const auto n = parse_int(value);
+      if (!n || *n < -1 || (key != "committedIndex" && key != "endIndex"))
+        return bad_entry(checkpoint_path, key, value);
+      if (key == "committedIndex") {
+        hs.commit = RaftIndex{*n + 1};
+        have_commit = true;
+      }
+    }
+    if (!have_commit) return make_error(DiskError::kCorrupt, checkpoint_path + ": no committedIndex");
+  }
   return std::optional<HardState>{hs};
 }
 
-Result<Unit, DiskError> save_hard_state(const std::string& dir, const HardState& hs) {
-  const std::string path = dir + "/currterm", tmp = path + ".tmp";
-  std::string text = "currTerm=" + std::to_string(hs.term.value) + "\nvoteLeader=" +
-                     (hs.vote == kNoNode ? std::string() : std::to_string(hs.vote)) +
-                     "\ncommittedIndex=" + std::to_string(hs.commit.value) + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error("open", tmp);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      ::close(fd);
-      return io_error("write", tmp);
-    }
-    done += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    return io_error("fsync", tmp);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return io_error("rename", tmp);
-  return fsync_dir(dir);
+Result<Unit, DiskError> save_hard_state(store::FileSystem& fs, const std::string& dir, const HardState& hs,
+                                        const PeerName& peer_name) {
+  return write_properties(fs, dir + "/currterm",
+                          "voteLeader=" + (hs.vote == kNoNode ? std::string() : peer_name(hs.vote)) +
+                              "\ncurrTerm=" + std::to_string(hs.term.value) + "\n");
+}
+
+Result<Unit, DiskError> save_checkpoint(store::FileSystem& fs, const std::string& dir, RaftIndex end,
+                                        RaftIndex committed) {
+  return write_properties(fs, dir + "/checkpoint",
+                          "committedIndex=" + std::to_string(committed.value - 1) +
+                              "\nendIndex=" + std::to_string(end.value - 1) + "\n");
 }
 
 // ---------------------------------------------------------------------------------------------
 // Glue helpers
 
-Result<Unit, DiskError> persist_ready(DiskLog& log, const std::string& dir, const Ready& rd) {
+Result<Unit, DiskError> persist_ready(DiskLog& log, const Ready& rd, HardState& last,
+                                      const PeerName& peer_name) {
   if (!rd.entries.empty()) {
     auto a = log.append(rd.entries);
     if (!a) return a;
     auto s = log.sync();
     if (!s) return s;
   }
-  if (rd.hard_state) return save_hard_state(dir, *rd.hard_state);
+  if (!rd.hard_state) return Unit{};
+  if (rd.hard_state->term != last.term || rd.hard_state->vote != last.vote) {
+    auto s = save_hard_state(log.file_system(), log.dir(), *rd.hard_state, peer_name);
+    if (!s) return s;
+  }
+  last = *rd.hard_state;
   return Unit{};
 }
 
-Result<PersistedState, DiskError> load_persisted(const DiskLog& log, const std::string& dir,
-                                                 RaftIndex applied) {
+Result<PersistedState, DiskError> load_persisted(const DiskLog& log, RaftIndex applied) {
   PersistedState ps;
-  auto hs = load_hard_state(dir);
+  auto hs = load_hard_state(log.file_system(), log.dir());
   if (!hs) return hs.error();
   if (*hs) ps.hard_state = **hs;
+  // A torn tail may have cost entries the checkpoint counted as committed (and Java's checkpoint
+  // is written apart from its log). Forgetting that they were committed is safe: the leader says
+  // so again. Inventing them is not, and the core refuses a commit beyond its log.
+  ps.hard_state.commit = std::min(ps.hard_state.commit, log.empty() ? RaftIndex{0} : log.last_index());
   if (log.empty()) {
-    if (applied.value > 0 || ps.hard_state.commit.value > 0)
-      return make_error(DiskError::kCorrupt, "hard state or state machine ahead of an empty log");
+    if (applied.value > 0) return make_error(DiskError::kCorrupt, "state machine ahead of an empty log");
     return ps;
   }
   if (applied > log.last_index())
@@ -669,11 +687,6 @@ Result<PersistedState, DiskError> load_persisted(const DiskLog& log, const std::
     if (!e) return e.error();
     ps.entries.push_back(std::move(*e));
   }
-  // A torn tail may have cost entries the hard state counted as committed; the core refuses that
-  // (commit beyond the log), which is right: it must not invent them. Say so precisely here.
-  if (ps.hard_state.commit > log.last_index())
-    return make_error(DiskError::kCorrupt, "hard state commits " + std::to_string(ps.hard_state.commit.value) +
-                                               " but the log ends at " + std::to_string(log.last_index().value));
   return ps;
 }
 

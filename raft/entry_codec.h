@@ -11,10 +11,12 @@
 //       36    4 chainCrc    CRC-32 over (previous entry's chainCrc | index | term | bodyCrc): ties
 //                           each entry to its predecessor so a stale entry left after a truncation
 //                           can never pass as the continuation of a rewritten log; 0 on the wire
-//       40    4 bodyCrc     CRC-32 of the body (DLedger 0.3.1.2 writes 0; we always fill it)
+//       40    4 bodyCrc     CRC-32 of the body; we always fill it
 //       44    4 bodyLength
 //       48    n body
-// All integers big-endian, as Java's ByteBuffer writes them.
+// All integers big-endian, as Java's ByteBuffer writes them. DLedger (0.2.6 in RocketMQ 4.9.4,
+// 0.3.1.2 too) writes chainCrc = bodyCrc = 0: only the disk log accepts such a "legacy" entry
+// unchecked (decode_entry's accept_unchecked); the wire refuses it unless its body is empty.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -44,7 +46,8 @@ inline uint32_t entry_chain_crc(uint32_t prev_chain, int64_t dledger_index, int6
   return crc32(b, sizeof b);
 }
 
-inline void encode_entry(ByteWriter& w, const Entry& e, int64_t pos, uint32_t chain_crc) {
+inline void encode_entry_header(ByteWriter& w, const Entry& e, int64_t pos, uint32_t chain_crc,
+                                uint32_t body_crc) {
   w.i32(kEntryMagic);
   w.i32(static_cast<int32_t>(kEntryHeaderSize + e.data.size()));
   w.i64(e.index.value - 1);
@@ -52,9 +55,25 @@ inline void encode_entry(ByteWriter& w, const Entry& e, int64_t pos, uint32_t ch
   w.i64(pos);
   w.i32(static_cast<int32_t>(e.type));
   w.u32(chain_crc);
-  w.u32(entry_body_crc(e.data));
+  w.u32(body_crc);
   w.i32(static_cast<int32_t>(e.data.size()));
+}
+
+inline void encode_entry(ByteWriter& w, const Entry& e, int64_t pos, uint32_t chain_crc) {
+  encode_entry_header(w, e, pos, chain_crc, entry_body_crc(e.data));
   w.raw(e.data);
+}
+
+// Fills in bodyCrc and chainCrc of an encoded entry (header and body at `entry`), for a body
+// patched after encoding; returns the chainCrc.
+inline uint32_t seal_entry(char* entry, uint32_t prev_chain) {
+  auto* p = reinterpret_cast<uint8_t*>(entry);
+  const uint32_t body_crc = crc32(p + kEntryHeaderSize, get_be32(p + 44));
+  const uint32_t chain = entry_chain_crc(prev_chain, static_cast<int64_t>(get_be64(p + 8)),
+                                         static_cast<int64_t>(get_be64(p + 16)), body_crc);
+  put_be32(p + 36, chain);
+  put_be32(p + 40, body_crc);
+  return chain;
 }
 
 struct DecodedEntry {
@@ -62,12 +81,14 @@ struct DecodedEntry {
   int64_t pos = 0;
   uint32_t chain_crc = 0;
   uint32_t body_crc = 0;
+  bool unchecked = false;  // a legacy entry (both CRCs 0) taken without checking its body
 };
 
-// Decodes one entry at the reader's cursor, checking magic, sizes, field ranges and the body CRC.
-// nullopt (reader position then unspecified) on any inconsistency: callers treat it as the end of
-// valid data (disk) or a malformed message (wire).
-inline std::optional<DecodedEntry> decode_entry(ByteReader& r) {
+// Decodes one entry at the reader's cursor, checking magic, sizes, field ranges and the body CRC
+// (skipped for a legacy entry when `accept_unchecked`). nullopt (reader position then unspecified)
+// on any inconsistency: callers treat it as the end of valid data (disk) or a malformed message
+// (wire).
+inline std::optional<DecodedEntry> decode_entry(ByteReader& r, bool accept_unchecked = false) {
   DecodedEntry d;
   if (r.i32() != kEntryMagic) return std::nullopt;
   const int32_t size = r.i32();
@@ -82,7 +103,8 @@ inline std::optional<DecodedEntry> decode_entry(ByteReader& r) {
       index < 0 || term < 0 || (channel != 0 && channel != 1))
     return std::nullopt;
   std::string_view body = r.bytes(static_cast<size_t>(body_len));
-  if (!r.ok() || entry_body_crc(body) != d.body_crc) return std::nullopt;
+  d.unchecked = accept_unchecked && d.chain_crc == 0 && d.body_crc == 0;
+  if (!r.ok() || (!d.unchecked && entry_body_crc(body) != d.body_crc)) return std::nullopt;
   d.entry.index = RaftIndex{index + 1};
   d.entry.term = Term{term};
   d.entry.type = static_cast<EntryType>(channel);
