@@ -128,6 +128,7 @@ const char* put_message_status_name(PutMessageStatus s) {
     case PutMessageStatus::kPropertiesSizeExceeded: return "PROPERTIES_SIZE_EXCEEDED";
     case PutMessageStatus::kOsPageCacheBusy: return "OS_PAGECACHE_BUSY";
     case PutMessageStatus::kUnknownError: return "UNKNOWN_ERROR";
+    case PutMessageStatus::kInSyncReplicasNotEnough: return "IN_SYNC_REPLICAS_NOT_ENOUGH";
   }
   return "UNKNOWN_ERROR";
 }
@@ -164,6 +165,11 @@ MessageStore::MessageStore(MessageStoreConfig config, FileSystem& fs, Logger log
       consume_queue_dir_(join_path(config_.store_path_root_dir, "consumequeue")),
       commit_log_(fs, commit_log_dir_, config_.mapped_file_size_commit_log, config_.append_by_mmap),
       delay_level_ms_(parse_delay_levels(config_.message_delay_level)) {}
+
+MessageStore::MessageStore(MessageStoreConfig config, FileSystem& fs, Logger log, CommitLogReader* reader)
+    : MessageStore(std::move(config), fs, std::move(log)) {
+  reader_ = reader;
+}
 
 MessageStore::~MessageStore() = default;
 
@@ -230,17 +236,21 @@ IoResult<Unit> MessageStore::load_consume_queues() {
 
 IoResult<RecoveryReport> MessageStore::open() {
   MQ_CHECK(!opened_, "MessageStore::open twice");
-  for (const auto& d : {config_.store_path_root_dir, commit_log_dir_, consume_queue_dir_})
+  for (const auto& d : {config_.store_path_root_dir, consume_queue_dir_})
     if (auto r = fs_.create_directories(d); !r) return r.error();
-  if (auto r = commit_log_.load(); !r) return r.error();
+  if (!reader_) {
+    if (auto r = fs_.create_directories(commit_log_dir_); !r) return r.error();
+    if (auto r = commit_log_.load(); !r) return r.error();
+  }
   if (auto r = load_consume_queues(); !r) return r.error();
   auto cp = StoreCheckpoint::open(fs_, join_path(config_.store_path_root_dir, "checkpoint"));
   if (!cp) return cp.error();
   checkpoint_ = std::move(*cp);
   std::string abort_path = join_path(config_.store_path_root_dir, "abort");
   bool abnormal = fs_.exists(abort_path);
-  auto report = recover(abnormal);
+  auto report = reader_ ? recover_external() : recover(abnormal);
   if (!report) return report.error();
+  report->abnormal = abnormal;
   {
     auto f = fs_.open(abort_path, true);
     if (!f) return f.error();
@@ -386,11 +396,31 @@ IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
   return report;
 }
 
+// DLedger mode: the Raft log recovered its own files; the ConsumeQueues are checked and the
+// dispatch cursor set to the end of the newest record they reference. The glue re-dispatches
+// committed entries from there (and from earlier after a crash: put_units skips what is present).
+IoResult<RecoveryReport> MessageStore::recover_external() {
+  RecoveryReport report;
+  std::lock_guard g(cq_mu_);
+  int64_t end = 0;
+  for (auto& [topic, m] : queues_)
+    for (auto& [qid, q] : m) {
+      if (auto r = q->recover(); !r) return r.error();
+      end = std::max(end, q->max_physic_offset());
+      queue_offsets_[topic + "-" + std::to_string(qid)] = q->max_offset();
+    }
+  dispatched_offset_ = end;
+  external_end_.store(end);
+  report.commit_log_end = end;
+  return report;
+}
+
 IoResult<Unit> MessageStore::shutdown() {
   if (!opened_) return Unit{};
   auto f = flush();
   if (!f) return f.error();
-  if (auto r = commit_log_.drop_precreated(); !r) return r;
+  if (!reader_)
+    if (auto r = commit_log_.drop_precreated(); !r) return r;
   {
     std::lock_guard g(cq_mu_);
     for (auto& [_, m] : queues_)
@@ -465,6 +495,46 @@ PutMessageResult MessageStore::check_writable() const {
 PutMessageResult MessageStore::put_message(const MessageToStore& msg, int64_t now_ms) {
   PutMessageResult res = check_writable();
   if (!res.ok()) return res;
+  if (reader_) return refused_in_dledger_mode();
+  Encoded enc;
+  res = prepare_message(msg, now_ms, enc);
+  if (!res.ok()) return res;
+  return append_encoded(enc, now_ms);
+}
+
+PutMessageResult MessageStore::put_messages(const BatchToStore& batch, int64_t now_ms) {
+  PutMessageResult res = check_writable();
+  if (!res.ok()) return res;
+  if (reader_) return refused_in_dledger_mode();
+  Encoded enc;
+  res = prepare_messages(batch, now_ms, enc);
+  if (!res.ok()) return res;
+  return append_encoded(enc, now_ms);
+}
+
+PutMessageResult MessageStore::encode_message(const MessageToStore& msg, int64_t now_ms,
+                                              std::vector<std::string>& records) {
+  PutMessageResult res = check_writable();
+  if (!res.ok()) return res;
+  Encoded enc;
+  res = prepare_message(msg, now_ms, enc);
+  if (!res.ok()) return res;
+  return encode_external(enc, now_ms, records);
+}
+
+PutMessageResult MessageStore::encode_messages(const BatchToStore& batch, int64_t now_ms,
+                                               std::vector<std::string>& records) {
+  PutMessageResult res = check_writable();
+  if (!res.ok()) return res;
+  Encoded enc;
+  res = prepare_messages(batch, now_ms, enc);
+  if (!res.ok()) return res;
+  return encode_external(enc, now_ms, records);
+}
+
+PutMessageResult MessageStore::prepare_message(const MessageToStore& msg, int64_t now_ms, Encoded& enc) const {
+  PutMessageResult res;
+  res.status = PutMessageStatus::kPutOk;
   auto illegal = [&](PutMessageStatus s, std::string why) {
     res.status = s;
     res.detail = std::move(why);
@@ -479,7 +549,6 @@ PutMessageResult MessageStore::put_message(const MessageToStore& msg, int64_t no
     return illegal(PutMessageStatus::kMessageIllegal, "body length " + std::to_string(msg.body.size()));
   if (msg.queue_id < 0) return illegal(PutMessageStatus::kMessageIllegal, "negative queue id");
 
-  Encoded enc;
   MessageRecord r;
   r.queue_id = msg.queue_id;
   r.flag = msg.flag;
@@ -499,12 +568,12 @@ PutMessageResult MessageStore::put_message(const MessageToStore& msg, int64_t no
                                         (msg.born_host.ipv6 ? sysflag::kBornHostV6 : 0) |
                                             (msg.store_host.ipv6 ? sysflag::kStoreHostV6 : 0));
   enc.records.push_back(r);
-  return append_encoded(enc, now_ms);
+  return res;
 }
 
-PutMessageResult MessageStore::put_messages(const BatchToStore& batch, int64_t now_ms) {
-  PutMessageResult res = check_writable();
-  if (!res.ok()) return res;
+PutMessageResult MessageStore::prepare_messages(const BatchToStore& batch, int64_t now_ms, Encoded& enc) const {
+  PutMessageResult res;
+  res.status = PutMessageStatus::kPutOk;
   auto illegal = [&](PutMessageStatus s, std::string why) {
     res.status = s;
     res.detail = std::move(why);
@@ -518,7 +587,6 @@ PutMessageResult MessageStore::put_messages(const BatchToStore& batch, int64_t n
   auto items = decode_batch(batch.body);
   if (!items) return illegal(PutMessageStatus::kMessageIllegal, "batch body: " + items.detail());
   if (items->empty()) return illegal(PutMessageStatus::kMessageIllegal, "empty batch");
-  Encoded enc;
   enc.owned_properties.reserve(items->size());
   int32_t host_flags = (batch.born_host.ipv6 ? sysflag::kBornHostV6 : 0) |
                        (batch.store_host.ipv6 ? sysflag::kStoreHostV6 : 0);
@@ -546,7 +614,7 @@ PutMessageResult MessageStore::put_messages(const BatchToStore& batch, int64_t n
     enc.tags_codes.push_back(tags_code_of(batch.topic, props, now_ms));
     enc.total_bytes += message_record_size(it.body.size(), batch.topic.size(), props.size(), host_flags);
   }
-  return append_encoded(enc, now_ms);
+  return res;
 }
 
 PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
@@ -661,6 +729,106 @@ PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// DLedger mode
+
+PutMessageResult MessageStore::refused_in_dledger_mode() {
+  PutMessageResult r;
+  r.status = PutMessageStatus::kServiceNotAvailable;
+  r.detail = "a DLedger store takes messages through its Raft log";
+  return r;
+}
+
+PutMessageResult MessageStore::encode_external(Encoded& enc, int64_t now_ms, std::vector<std::string>& records) {
+  PutMessageResult res;
+  if (static_cast<int64_t>(enc.total_bytes) + 48 + kEndFileMinBlankLength > config_.mapped_file_size_commit_log) {
+    res.status = PutMessageStatus::kMessageIllegal;
+    res.detail = "message of " + std::to_string(enc.total_bytes) + " bytes does not fit a commit log file";
+    return res;
+  }
+  const bool has_units = std::count(enc.has_unit.begin(), enc.has_unit.end(), true) > 0;
+  int64_t* slot = has_units ? &queue_offset_slot(std::string(enc.records[0].topic), enc.records[0].queue_id) : nullptr;
+  const int64_t first = slot ? *slot : 0;
+  int64_t next = first;
+  for (size_t i = 0; i < enc.records.size(); ++i) {
+    auto& r = enc.records[i];
+    r.queue_offset = enc.has_unit[i] ? next++ : 0;
+    r.physical_offset = 0;
+    r.store_timestamp = now_ms;
+    std::string bytes;
+    bytes.reserve(message_record_size(r.body.size(), r.topic.size(), r.properties.size(), 0) + 16);
+    if (auto e = encode_record(r, bytes); !e) {
+      res.status = PutMessageStatus::kMessageIllegal;
+      res.detail = e.detail();
+      return res;
+    }
+    records.push_back(std::move(bytes));
+  }
+  if (slot) *slot = next;
+  res.status = PutMessageStatus::kPutOk;
+  res.logics_offset = first;
+  res.msg_num = static_cast<int32_t>(enc.records.size());
+  res.store_timestamp = now_ms;
+  return res;
+}
+
+IoResult<CommittedRecord> MessageStore::dispatch_committed(int64_t offset, std::string_view record) {
+  auto bad = [&](const std::string& why) -> Error<IoError> {
+    std::string what = "committed record at commit log offset " + std::to_string(offset) + ": " + why;
+    set_unwritable(what);
+    return make_error(IoError::kCorrupt, what);
+  };
+  auto e = decode_entry(record, DecodeOptions{false});
+  if (!e) return bad(e.detail());
+  const MessageRecord& rec = e->message;
+  if (rec.physical_offset != offset) return bad("physical offset field " + std::to_string(rec.physical_offset));
+  CommittedRecord out;
+  out.topic = std::string(rec.topic);
+  out.queue_id = rec.queue_id;
+  out.queue_offset = rec.queue_offset;
+  out.commit_log_offset = offset;
+  out.size = rec.total_size;
+  out.store_timestamp = rec.store_timestamp;
+  out.has_unit = gets_queue_unit(rec.sys_flag);
+  const int64_t end = offset + rec.total_size;
+  if (end <= dispatched_offset_) return out;  // replayed after a restart: already in the queues
+  if (auto r = dispatch(rec); !r) {
+    set_unwritable("write consume queue for the record at " + std::to_string(offset) + ": " + r.detail());
+    return r.error();
+  }
+  if (out.has_unit) {
+    int64_t& slot = queue_offset_slot(out.topic, rec.queue_id);
+    slot = std::max(slot, rec.queue_offset + 1);
+  }
+  last_store_timestamp_.store(rec.store_timestamp, std::memory_order_release);
+  dispatched_offset_ = end;
+  external_end_.store(end, std::memory_order_release);
+  return out;
+}
+
+void MessageStore::reset_queue_offsets() {
+  std::lock_guard g(cq_mu_);
+  queue_offsets_.clear();
+  for (auto& [topic, m] : queues_)
+    for (auto& [qid, q] : m) queue_offsets_[topic + "-" + std::to_string(qid)] = q->max_offset();
+}
+
+IoResult<std::string> MessageStore::read_commit_log_bytes(int64_t offset, size_t n) const {
+  if (reader_) {
+    if (offset < 0 || offset + static_cast<int64_t>(n) > external_end_.load(std::memory_order_acquire))
+      return make_error(IoError::kNotFound, "offset " + std::to_string(offset) + " beyond committed data");
+    return reader_->read(offset, n);
+  }
+  auto f = commit_log_.find_file(offset);
+  if (!f) return make_error(IoError::kNotFound, "no commit log file for offset " + std::to_string(offset));
+  int64_t pos = offset - f->file_from_offset();
+  if (n == 0 || pos + static_cast<int64_t>(n) > f->wrote_position())
+    return make_error(IoError::kNotFound, "offset " + std::to_string(offset) + " beyond data");
+  std::string out;
+  if (auto r = f->read(pos, n, out); !r) return r.error();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Replicated appends (slave side of HA)
 
 IoResult<Unit> MessageStore::append_replicated(int64_t start_offset, std::string_view data,
@@ -770,7 +938,7 @@ IoResult<Unit> MessageStore::dispatch_replicated() {
 IoResult<int64_t> MessageStore::flush() {
   // Read the timestamp before the positions: the record it belongs to is then below what we flush.
   int64_t ts = last_store_timestamp_.load(std::memory_order_acquire);
-  auto cl = commit_log_.flush();
+  auto cl = reader_ ? IoResult<int64_t>(external_end_.load()) : commit_log_.flush();
   if (!cl) {
     set_unwritable("flush commit log: " + cl.detail());
     return cl.error();
@@ -800,28 +968,27 @@ IoResult<int64_t> MessageStore::flush() {
 }
 
 IoResult<int64_t> MessageStore::flush_commit_log() {
+  if (reader_) return external_end_.load();
   auto cl = commit_log_.flush();
   if (!cl) set_unwritable("flush commit log: " + cl.detail());
   return cl;
 }
 
-IoResult<Unit> MessageStore::precreate_next_file() { return commit_log_.precreate_next(); }
+IoResult<Unit> MessageStore::precreate_next_file() {
+  if (reader_) return Unit{};
+  return commit_log_.precreate_next();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Reads
 
 IoResult<std::string> MessageStore::read_record(int64_t commit_log_offset, int32_t size) {
-  auto f = commit_log_.find_file(commit_log_offset);
-  if (!f) return make_error(IoError::kNotFound, "no commit log file for offset " + std::to_string(commit_log_offset));
-  int64_t pos = commit_log_offset - f->file_from_offset();
-  if (size <= 0 || pos + size > f->wrote_position())
-    return make_error(IoError::kNotFound, "offset " + std::to_string(commit_log_offset) + " beyond data");
-  std::string out;
-  if (auto r = f->read(pos, static_cast<size_t>(size), out); !r) return r.error();
-  return out;
+  if (size <= 0) return make_error(IoError::kNotFound, "record size " + std::to_string(size));
+  return read_commit_log_bytes(commit_log_offset, static_cast<size_t>(size));
 }
 
 IoResult<std::string> MessageStore::read_commit_log(int64_t offset, size_t max_bytes) {
+  if (reader_) return make_error(IoError::kNotFound, "a DLedger store replicates through its Raft log");
   auto f = commit_log_.find_file(offset);
   if (!f) {
     if (offset == max_phy_offset()) return std::string();
@@ -837,13 +1004,9 @@ IoResult<std::string> MessageStore::read_commit_log(int64_t offset, size_t max_b
 }
 
 IoResult<std::string> MessageStore::message_by_offset(int64_t commit_log_offset) {
-  auto f = commit_log_.find_file(commit_log_offset);
-  if (!f) return make_error(IoError::kNotFound, "no commit log file for offset " + std::to_string(commit_log_offset));
-  int64_t pos = commit_log_offset - f->file_from_offset();
-  if (pos + 8 > f->wrote_position()) return make_error(IoError::kNotFound, "offset beyond data");
-  std::string head;
-  if (auto r = f->read(pos, 4, head); !r) return r.error();
-  int32_t size = static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t*>(head.data())));
+  auto head = read_commit_log_bytes(commit_log_offset, 8);
+  if (!head) return head.error();
+  int32_t size = static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t*>(head->data())));
   auto rec = read_record(commit_log_offset, size);
   if (!rec) return rec;
   auto d = decode_record(*rec);
@@ -863,6 +1026,20 @@ int64_t store_timestamp_of(std::string_view head) {
 }  // namespace
 
 int64_t MessageStore::earliest_message_time() {
+  if (reader_) {
+    // The oldest record any queue still references.
+    int64_t oldest = -1;
+    for (const auto& [topic, qid] : queues()) {
+      auto* q = find_queue(topic, qid);
+      auto u = q ? q->read_units(q->min_offset(), 1) : IoResult<std::vector<CqUnit>>(std::vector<CqUnit>{});
+      if (u && !u->empty() && !(*u)[0].is_filler() && (oldest < 0 || (*u)[0].commit_log_offset < oldest))
+        oldest = (*u)[0].commit_log_offset;
+    }
+    if (oldest < 0) return -1;
+    auto head = read_commit_log_bytes(oldest, 128);
+    if (!head) head = message_by_offset(oldest);
+    return head ? store_timestamp_of(*head) : -1;
+  }
   auto f = commit_log_.first_file();
   if (!f || f->wrote_position() < 8) return -1;
   std::string head;
@@ -955,7 +1132,7 @@ GetMessageResult MessageStore::get_message(const std::string& topic, int32_t que
   }
   // RocketMQ scans at most max(16000 units, maxMsgNums) per pull when filtering.
   const int64_t max_scan = std::max<int64_t>(16000, max_msg_nums);
-  const int64_t cl_min = commit_log_.min_offset();
+  const int64_t cl_min = min_phy_offset();
   res.status = GetMessageStatus::kNoMatchedMessage;
   bool saw_removed = false;
   int64_t cur = offset;
@@ -1040,6 +1217,7 @@ int MessageStore::delete_expired_files(const ExpiryRequest& req) {
   bool space_pressure = pct > config_.disk_max_used_space_ratio;
   bool forcibly = pct > config_.disk_space_clean_forcibly_ratio;
   if (!req.is_delete_time && !space_pressure && !req.manual) return 0;
+  if (reader_) return 0;  // DLedger data files are the Raft log's to expire (not yet done)
   const int64_t reserved_ms = config_.file_reserved_time_hours * 3600 * 1000;
   int deleted = commit_log_.delete_leading_files(
       [&](const MappedFile& f) {

@@ -43,6 +43,20 @@
 // incomplete tail (a kill -9 mid-chunk, or a clean shutdown between chunks) is zeroed with a warning
 // and max_phy_offset() says where the master must resend from.
 //
+// DLedger mode (RocketMQ's DLedgerCommitLog). A store constructed with a CommitLogReader has no
+// commitlog/ of its own: its CommitLog is the Raft log's data files (raft/disk_log.h), written by
+// the Raft glue and only read here, each message record sitting at entry pos + 48, which is its
+// commit log offset. Puts are refused; instead encode_message(s) validates a message, assigns its
+// queue offsets from the table of offsets handed out so far, and returns the record bytes for the
+// leader to propose (the physical offset field is patched in when the entry's position is known).
+// Only committed entries are dispatched (dispatch_committed: ConsumeQueue unit, dispatchers, queue
+// offsets), so no reader ever sees a message a new leader could truncate; max_phy_offset() is the
+// end of the last dispatched record. open() loads the ConsumeQueues and sets dispatched_offset() to
+// the end of the newest record they reference, from where the glue re-dispatches committed
+// entries (ConsumeQueue writes are idempotent by queue offset). reset_queue_offsets() drops offsets
+// handed out to proposals that may never commit (leadership lost or gained). There is no CommitLog
+// flush, pre-creation or expiry here: the Raft log does its own flushing.
+//
 // Durability: with ASYNC_FLUSH a completed put is in the page cache, so it survives kill -9; with
 // SYNC_FLUSH the broker answers only once flushed_offset() >= end_offset (store/group_commit.h), so it
 // survives an OS crash as well (proved with store/fault_fs.h and by kill -9 tests).
@@ -123,6 +137,8 @@ enum class PutMessageStatus {
   kPropertiesSizeExceeded,
   kOsPageCacheBusy,
   kUnknownError,
+  // 5.x: too few replicas acknowledged in time (a DLedger leader's WAIT_QUORUM_ACK_TIMEOUT).
+  kInSyncReplicasNotEnough,
 };
 const char* put_message_status_name(PutMessageStatus s);
 
@@ -215,6 +231,27 @@ struct RecoveryReport {
   int64_t redispatched = 0;     // records whose ConsumeQueue unit was (re)written
 };
 
+// DLedger mode: where the store reads its CommitLog (the Raft log's data files). Called on the owner
+// thread; min_offset() from any thread.
+class CommitLogReader {
+ public:
+  virtual ~CommitLogReader() = default;
+  // n bytes at a global CommitLog offset; an error past the data.
+  virtual IoResult<std::string> read(int64_t offset, size_t n) const = 0;
+  virtual int64_t min_offset() const = 0;
+};
+
+// A committed record, as dispatch_committed() found it.
+struct CommittedRecord {
+  std::string topic;
+  int32_t queue_id = 0;
+  int64_t queue_offset = 0;
+  int64_t commit_log_offset = 0;
+  int32_t size = 0;
+  int64_t store_timestamp = 0;
+  bool has_unit = false;  // it got a ConsumeQueue unit (not a prepared transaction message)
+};
+
 struct ExpiryRequest {
   int64_t now_ms = 0;
   bool is_delete_time = false;  // the caller's local hour is in delete_when (see is_delete_hour)
@@ -236,6 +273,8 @@ class CommitLogDispatcher {
 class MessageStore {
  public:
   MessageStore(MessageStoreConfig config, FileSystem& fs, Logger log);
+  // DLedger mode (see the top of this file). `reader` is not owned and outlives the store.
+  MessageStore(MessageStoreConfig config, FileSystem& fs, Logger log, CommitLogReader* reader);
   ~MessageStore();
   MessageStore(const MessageStore&) = delete;
   MessageStore& operator=(const MessageStore&) = delete;
@@ -259,6 +298,22 @@ class MessageStore {
   // the bytes before it stay written (the master resends from max_phy_offset()). now_ms is unused:
   // store times come from the master's records.
   IoResult<Unit> append_replicated(int64_t start_offset, std::string_view data, int64_t now_ms);
+  // --- owner thread, DLedger mode ---
+  bool external_commit_log() const { return reader_ != nullptr; }
+  // Validates like put_message(s), assigns queue offsets (advancing the handed-out table) and
+  // appends one encoded record per message to `records` (physical offset 0). On success the
+  // result carries status, logics_offset, msg_num and store_timestamp; offsets and msg ids come
+  // from dispatch_committed() once the entries commit.
+  PutMessageResult encode_message(const MessageToStore& msg, int64_t now_ms, std::vector<std::string>& records);
+  PutMessageResult encode_messages(const BatchToStore& batch, int64_t now_ms, std::vector<std::string>& records);
+  // A committed record at `offset` (entry pos + 48): checked, dispatched, dispatched_offset() moves
+  // past it. Records below dispatched_offset() were dispatched before (a restart replays from
+  // there) and are only decoded. A record that does not decode, or whose physical offset field
+  // is not `offset`, is kCorrupt and stops the store.
+  IoResult<CommittedRecord> dispatch_committed(int64_t offset, std::string_view record);
+  // The queue offsets handed out become the ConsumeQueues' ends again.
+  void reset_queue_offsets();
+
   // Owner thread: where the next record to dispatch starts (the end of the last record whose
   // ConsumeQueue unit is written; after a BLANK, the next segment's start).
   int64_t dispatched_offset() const { return dispatched_offset_; }
@@ -276,12 +331,12 @@ class MessageStore {
   IoResult<Unit> precreate_next_file();
   // Owner thread: true when the next segment is not pre-created yet. The broker checks it after
   // puts (cheap: one uncontended mutex) and posts precreate_next_file() to the worker when it is.
-  bool needs_precreate() const { return commit_log_.needs_precreate(); }
+  bool needs_precreate() const { return reader_ == nullptr && commit_log_.needs_precreate(); }
 
   // --- any thread ---
-  int64_t flushed_offset() const { return commit_log_.flushed_offset(); }
-  int64_t max_phy_offset() const { return commit_log_.max_offset(); }
-  int64_t min_phy_offset() const { return commit_log_.min_offset(); }
+  int64_t flushed_offset() const { return reader_ ? external_end_.load() : commit_log_.flushed_offset(); }
+  int64_t max_phy_offset() const { return reader_ ? external_end_.load() : commit_log_.max_offset(); }
+  int64_t min_phy_offset() const { return reader_ ? reader_->min_offset() : commit_log_.min_offset(); }
   bool is_writable() const { return writable_.load(std::memory_order_acquire); }
   std::string writability_reason() const;
 
@@ -331,6 +386,13 @@ class MessageStore {
   IoResult<ConsumeQueue*> find_or_create_queue(const std::string& topic, int32_t queue_id);
   PutMessageResult check_writable() const;
   PutMessageResult append_encoded(Encoded& enc, int64_t now_ms);
+  PutMessageResult prepare_message(const MessageToStore& msg, int64_t now_ms, Encoded& enc) const;
+  PutMessageResult prepare_messages(const BatchToStore& batch, int64_t now_ms, Encoded& enc) const;
+  PutMessageResult encode_external(Encoded& enc, int64_t now_ms, std::vector<std::string>& records);
+  // CommitLog bytes, from the segments or (DLedger mode) the reader.
+  IoResult<std::string> read_commit_log_bytes(int64_t offset, size_t n) const;
+  IoResult<RecoveryReport> recover_external();
+  static PutMessageResult refused_in_dledger_mode();
   void set_unwritable(const std::string& reason);
   IoResult<Unit> load_consume_queues();
   IoResult<RecoveryReport> recover(bool abnormal);
@@ -362,6 +424,8 @@ class MessageStore {
   std::atomic<int64_t> last_store_timestamp_{0};
   std::vector<CommitLogDispatcher*> dispatchers_;
   int64_t dispatched_offset_ = 0;  // owner thread
+  CommitLogReader* reader_ = nullptr;      // DLedger mode
+  std::atomic<int64_t> external_end_{0};  // DLedger mode: end of the last dispatched record
   bool opened_ = false;
   std::string scratch_;  // reused encode buffer
 };
