@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 namespace mq {
@@ -35,6 +36,15 @@ std::string local_ipv4_address() {
   freeifaddrs(list);
   return out;
 }
+
+namespace {
+// A directory path compared by its text: normalized, without a trailing '/'.
+std::string normal_dir(const std::string& p) {
+  std::string n = std::filesystem::path(p).lexically_normal().string();
+  while (n.size() > 1 && n.back() == '/') n.pop_back();
+  return n;
+}
+}  // namespace
 
 BrokerConfig::BrokerConfig() {
   char host[256] = {0};
@@ -78,8 +88,24 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("frameMaxLength", max_frame_bytes);
   b.bind("maxTransferBytesOnMessageInMemory", max_transfer_bytes_on_message_in_memory);
   b.bind("maxTransferCountOnMessageInMemory", max_transfer_count_on_message_in_memory);
+  b.bind("sendMessageThreadPoolNums", send_message_thread_pool_nums);
+  // DLedger (MessageStoreConfig's keys, and our timing keys)
+  b.bind("enableDLegerCommitLog", enable_dledger_commit_log);
+  b.bind("dLegerGroup", dledger_group);
+  b.bind("dLegerPeers", dledger_peers);
+  b.bind("dLegerSelfId", dledger_self_id);
+  b.bind("preferredLeaderId", preferred_leader_id);
+  b.bind("storePathDLedgerCommitLog", store_path_dledger_commit_log);
+  b.bind("enableBatchPush", enable_batch_push);
+  b.bind("dLegerTickMs", dledger_tick_ms);
+  b.bind("dLegerHeartbeatIntervalMs", dledger_heartbeat_interval_ms);
+  b.bind("dLegerElectionTimeoutMs", dledger_election_timeout_ms);
+  b.bind("dLegerMaxWaitAckTimeMs", dledger_max_wait_ack_ms);
+  b.bind("dLegerCheckpointIntervalMs", dledger_checkpoint_interval_ms);
+  b.bind("dLegerFaultInjectionEnable", dledger_fault_injection_enable);
   // MessageStoreConfig
   b.bind("storePathRootDir", store.store_path_root_dir);
+  b.bind("storePathCommitLog", store_path_commit_log);
   b.bind_enum("flushDiskType", flush, {"ASYNC_FLUSH", "SYNC_FLUSH"});
   b.bind("mappedFileSizeCommitLog", store.mapped_file_size_commit_log);
   b.bind("mapedFileSizeCommitLog", store.mapped_file_size_commit_log);  // RocketMQ's older spelling
@@ -117,9 +143,9 @@ Result<std::vector<std::string>, ConfigError> BrokerConfig::load(const ConfigFil
     return make_error(ConfigError::kValue, where("fastListenPort") + ": must be -1 (none), 0 (listenPort - 2) or a port");
   if (fast_listen_port == 0 && listen_port <= 2)
     return make_error(ConfigError::kValue, where("listenPort") + ": leaves no room for the fast port listenPort - 2 (set fastListenPort)");
-  if (broker_role != BrokerRole::kSlave && broker_id != 0)
+  if (!is_dledger() && broker_role != BrokerRole::kSlave && broker_id != 0)
     return make_error(ConfigError::kValue, where("brokerId") + ": a master's brokerId must be 0");
-  if (broker_role == BrokerRole::kSlave && broker_id <= 0)
+  if (!is_dledger() && broker_role == BrokerRole::kSlave && broker_id <= 0)
     return make_error(ConfigError::kValue, where("brokerId") + ": slave broker id must be > 0");
   if (ha_transfer_batch_size < 1024 || ha_transfer_batch_size > (4 << 20))
     return make_error(ConfigError::kValue, where("haTransferBatchSize") + ": must be in [1024, 4194304]");
@@ -134,15 +160,182 @@ Result<std::vector<std::string>, ConfigError> BrokerConfig::load(const ConfigFil
     return make_error(ConfigError::kValue, where("mappedFileSizeCommitLog") + ": must be at least 4096");
   if (store.store_path_root_dir.empty())
     return make_error(ConfigError::kValue, where("storePathRootDir") + ": must not be empty");
+  if (!store_path_commit_log.empty() &&
+      normal_dir(store_path_commit_log) != normal_dir(store.store_path_root_dir + "/commitlog"))
+    return make_error(ConfigError::kValue, where("storePathCommitLog") +
+                                               ": only storePathRootDir/commitlog is supported (" +
+                                               store.store_path_root_dir + "/commitlog)");
+  if (file.find("sendMessageThreadPoolNums") != nullptr && send_message_thread_pool_nums < 1)
+    return make_error(ConfigError::kValue, where("sendMessageThreadPoolNums") + ": must be at least 1");
   if (default_topic_queue_nums <= 0 || default_topic_queue_nums > 1024)
     return make_error(ConfigError::kValue, where("defaultTopicQueueNums") + ": must be in [1, 1024]");
   if (broker_ip1.empty()) broker_ip1 = local_ipv4_address();
   if (broker_ip2.empty()) broker_ip2 = broker_ip1;
-  return b.unknown_keys();
+  std::vector<std::string> warnings = b.unknown_keys();
+  if (is_dledger()) {
+    auto d = check_dledger(file);
+    if (!d.ok()) return d.error();
+    // RocketMQ ignores both in DLedger mode; say so rather than drop them silently.
+    for (const char* key : {"brokerId", "brokerRole"})
+      if (const ConfigEntry* e = file.find(key))
+        warnings.push_back(file.path + ":" + std::to_string(e->line) + ": key '" + key +
+                           "' ignored: a DLedger broker's id is the node number of dLegerSelfId (" + dledger_self_id +
+                           " -> " + std::to_string(dledger_self_node) + ") and its role follows the elections");
+    broker_id = dledger_self_node;
+    // Until it wins an election a node is a candidate, which RocketMQ treats as a SLAVE (no
+    // writes); the broker changes role (and the brokerId it registers) at run time.
+    broker_role = BrokerRole::kSlave;
+  }
+  return warnings;
+}
+
+Result<Unit, ConfigError> BrokerConfig::check_dledger(const ConfigFile& file) {
+  // `key` at its line; when the file lacks it, the line of `fallback` (the key that made it matter).
+  auto where = [&file](const std::string& key, const std::string& fallback = "enableDLegerCommitLog") {
+    const ConfigEntry* e = file.find(key);
+    if (e == nullptr) e = file.find(fallback);
+    return file.path + ":" + std::to_string(e ? e->line : 0) + ": key '" + key + "'";
+  };
+  auto fail = [](std::string what) { return make_error(ConfigError::kValue, std::move(what)); };
+  if (dledger_group.empty()) dledger_group = broker_name;
+  if (dledger_peers.empty()) return fail(where("dLegerPeers") + ": must be set when enableDLegerCommitLog=true");
+  auto peers = parse_dledger_peers(dledger_peers);
+  if (!peers.ok()) return fail(where("dLegerPeers") + ": " + peers.detail());
+  dledger_peer_list = std::move(*peers);
+  auto find = [this](const std::string& id) -> const DLedgerPeer* {
+    for (const auto& p : dledger_peer_list)
+      if (p.id == id) return &p;
+    return nullptr;
+  };
+  if (dledger_self_id.empty()) return fail(where("dLegerSelfId") + ": must be set when enableDLegerCommitLog=true");
+  if (!parse_dledger_node(dledger_self_id))
+    return fail(where("dLegerSelfId") + ": '" + dledger_self_id + "' is not an id (letters then digits, e.g. n0)");
+  const DLedgerPeer* self = find(dledger_self_id);
+  if (self == nullptr)
+    return fail(where("dLegerSelfId") + ": '" + dledger_self_id + "' is not among the dLegerPeers ids");
+  dledger_self_node = self->node;
+  dledger_preferred_node = kNoDLedgerNode;
+  if (!preferred_leader_id.empty()) {
+    if (preferred_leader_id.find(';') != std::string::npos)
+      return fail(where("preferredLeaderId") + ": one peer id expected, got '" + preferred_leader_id + "'");
+    const DLedgerPeer* preferred = find(preferred_leader_id);
+    if (preferred == nullptr)
+      return fail(where("preferredLeaderId") + ": '" + preferred_leader_id + "' is not among the dLegerPeers ids");
+    dledger_preferred_node = preferred->node;
+  }
+  if (file.find("storePathDLedgerCommitLog") != nullptr && store_path_dledger_commit_log.empty())
+    return fail(where("storePathDLedgerCommitLog") + ": must not be empty (leave it out for the default)");
+  // Timing. A rule between two keys names the one the file sets (the first when it sets both).
+  auto blame = [&file, &where](const std::string& a, const std::string& b) {
+    return where(file.find(a) == nullptr && file.find(b) != nullptr ? b : a);
+  };
+  constexpr int64_t kMaxMs = 3'600'000;
+  const std::pair<const char*, int64_t> timings[] = {
+      {"dLegerTickMs", dledger_tick_ms},
+      {"dLegerHeartbeatIntervalMs", dledger_heartbeat_interval_ms},
+      {"dLegerElectionTimeoutMs", dledger_election_timeout_ms},
+      {"dLegerMaxWaitAckTimeMs", dledger_max_wait_ack_ms},
+      {"dLegerCheckpointIntervalMs", dledger_checkpoint_interval_ms}};
+  for (const auto& [key, v] : timings)
+    if (v < 1 || v > kMaxMs) return fail(where(key) + ": must be in [1, 3600000] ms, got " + std::to_string(v));
+  auto ms = [](int64_t v) { return " (" + std::to_string(v) + " ms)"; };
+  if (dledger_heartbeat_interval_ms < dledger_tick_ms)
+    return fail(blame("dLegerHeartbeatIntervalMs", "dLegerTickMs") + ": dLegerHeartbeatIntervalMs" +
+                ms(dledger_heartbeat_interval_ms) + " must be at least dLegerTickMs" + ms(dledger_tick_ms));
+  if (dledger_election_timeout_ms < 2 * dledger_heartbeat_interval_ms)
+    return fail(blame("dLegerElectionTimeoutMs", "dLegerHeartbeatIntervalMs") + ": dLegerElectionTimeoutMs" +
+                ms(dledger_election_timeout_ms) + " must be at least twice dLegerHeartbeatIntervalMs" +
+                ms(dledger_heartbeat_interval_ms) + ", or one late heartbeat starts an election");
+  if (dledger_max_wait_ack_ms < dledger_tick_ms)
+    return fail(blame("dLegerMaxWaitAckTimeMs", "dLegerTickMs") + ": dLegerMaxWaitAckTimeMs" +
+                ms(dledger_max_wait_ack_ms) + " must be at least dLegerTickMs" + ms(dledger_tick_ms));
+  if (dledger_checkpoint_interval_ms < dledger_tick_ms)
+    return fail(blame("dLegerCheckpointIntervalMs", "dLegerTickMs") + ": dLegerCheckpointIntervalMs" +
+                ms(dledger_checkpoint_interval_ms) + " must be at least dLegerTickMs" + ms(dledger_tick_ms));
+  return Unit{};
+}
+
+std::string BrokerConfig::dledger_dir() const {
+  if (!store_path_dledger_commit_log.empty()) return store_path_dledger_commit_log;
+  return store.store_path_root_dir + "/dledger-" + dledger_self_id;
+}
+
+const BrokerConfig::DLedgerPeer* BrokerConfig::dledger_self() const {
+  if (!is_dledger()) return nullptr;
+  for (const auto& p : dledger_peer_list)
+    if (p.id == dledger_self_id) return &p;
+  return nullptr;
+}
+
+std::optional<uint32_t> parse_dledger_node(const std::string& id) {
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  size_t letters = 0;
+  while (letters < id.size() && letter(id[letters])) ++letters;
+  size_t digits = id.size() - letters;
+  if (letters == 0 || digits == 0 || digits > 9) return std::nullopt;
+  uint32_t n = 0;
+  for (size_t i = letters; i < id.size(); ++i) {
+    if (id[i] < '0' || id[i] > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint32_t>(id[i] - '0');
+  }
+  return n;
+}
+
+Result<std::vector<BrokerConfig::DLedgerPeer>, std::string> parse_dledger_peers(const std::string& text) {
+  auto fail = [](std::string why) { return make_error(std::string(), std::move(why)); };
+  auto trim = [](std::string s) {
+    size_t b = s.find_first_not_of(" \t");
+    if (b == std::string::npos) return std::string();
+    return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+  };
+  std::vector<std::string> entries;
+  size_t start = 0;
+  while (true) {
+    size_t end = text.find(';', start);
+    entries.push_back(trim(text.substr(start, end == std::string::npos ? std::string::npos : end - start)));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (entries.size() > 1 && entries.back().empty()) entries.pop_back();  // "a;b;" as Java's split
+  std::vector<BrokerConfig::DLedgerPeer> out;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string& e = entries[i];
+    std::string which = "entry " + std::to_string(i + 1) + " '" + e + "'";
+    if (e.empty()) return fail(which + " is empty (expected <id>-<host>:<port>, ';'-separated)");
+    size_t dash = e.find('-');
+    if (dash == std::string::npos) return fail(which + " is not <id>-<host>:<port>");
+    BrokerConfig::DLedgerPeer p;
+    p.id = e.substr(0, dash);
+    auto node = parse_dledger_node(p.id);
+    if (!node) return fail(which + ": id '" + p.id + "' is not letters then digits (e.g. n0)");
+    p.node = *node;
+    std::string addr = e.substr(dash + 1);
+    size_t colon = addr.rfind(':');
+    if (colon == std::string::npos || colon == 0) return fail(which + ": address '" + addr + "' is not <host>:<port>");
+    p.host = addr.substr(0, colon);
+    std::string port = addr.substr(colon + 1);
+    int64_t v = 0;
+    bool digits = !port.empty() && port.size() <= 5;
+    for (char c : port) {
+      if (c < '0' || c > '9') digits = false;
+      v = v * 10 + (c - '0');
+    }
+    if (!digits || v < 1 || v > 65535) return fail(which + ": port '" + port + "' is not in [1, 65535]");
+    p.port = static_cast<int32_t>(v);
+    for (const auto& q : out) {
+      if (q.id == p.id) return fail(which + ": id '" + p.id + "' is given twice");
+      if (q.node == p.node)
+        return fail(which + ": ids '" + q.id + "' and '" + p.id + "' have the same node number " +
+                    std::to_string(p.node));
+      if (q.addr() == p.addr()) return fail(which + ": address " + p.addr() + " is also " + q.id + "'s");
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 std::string BrokerConfig::identity() const {
-  return broker_cluster_name + "/" + broker_name + "/" + std::to_string(broker_id);
+  return broker_cluster_name + "/" + broker_name + "/" + std::to_string(container_broker_id());
 }
 
 std::string BrokerConfig::to_properties() const {
@@ -158,10 +351,21 @@ std::string BrokerConfig::to_properties() const {
   kv("brokerName", broker_name);
   kv("brokerPermission", std::to_string(broker_permission));
   kv("brokerRole", broker_role_name(broker_role));
+  kv("dLegerCheckpointIntervalMs", std::to_string(dledger_checkpoint_interval_ms));
+  kv("dLegerElectionTimeoutMs", std::to_string(dledger_election_timeout_ms));
+  kv("dLegerFaultInjectionEnable", b(dledger_fault_injection_enable));
+  kv("dLegerGroup", dledger_group);
+  kv("dLegerHeartbeatIntervalMs", std::to_string(dledger_heartbeat_interval_ms));
+  kv("dLegerMaxWaitAckTimeMs", std::to_string(dledger_max_wait_ack_ms));
+  kv("dLegerPeers", dledger_peers);
+  kv("dLegerSelfId", dledger_self_id);
+  kv("dLegerTickMs", std::to_string(dledger_tick_ms));
   kv("defaultTopicQueueNums", std::to_string(default_topic_queue_nums));
   kv("deleteWhen", store.delete_when);
   kv("diskMaxUsedSpaceRatio", std::to_string(store.disk_max_used_space_ratio));
   kv("fileReservedTime", std::to_string(store.file_reserved_time_hours));
+  kv("enableBatchPush", b(enable_batch_push));
+  kv("enableDLegerCommitLog", b(enable_dledger_commit_log));
   kv("flushDiskType", store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
   kv("flushIntervalCommitLog", std::to_string(store.flush_interval_commit_log_ms));
   kv("haListenPort", std::to_string(effective_ha_listen_port()));
@@ -177,8 +381,12 @@ std::string BrokerConfig::to_properties() const {
   kv("maxMessageSize", std::to_string(store.max_message_size));
   kv("namesrvAddr", namesrv_addr);
   kv("notifyConsumerIdsChangedEnable", b(notify_consumer_ids_changed_enable));
+  kv("preferredLeaderId", preferred_leader_id);
   kv("registerNameServerPeriod", std::to_string(register_name_server_period_ms));
+  if (send_message_thread_pool_nums > 0) kv("sendMessageThreadPoolNums", std::to_string(send_message_thread_pool_nums));
   kv("slaveReadEnable", b(slave_read_enable));
+  kv("storePathCommitLog", store.store_path_root_dir + "/commitlog");
+  kv("storePathDLedgerCommitLog", is_dledger() ? dledger_dir() : store_path_dledger_commit_log);
   kv("storePathRootDir", store.store_path_root_dir);
   kv("syncFlushTimeout", std::to_string(store.sync_flush_timeout_ms));
   return o;
@@ -190,10 +398,18 @@ std::string BrokerConfig::update_live(const std::vector<std::pair<std::string, s
       "longPollingEnable", "shortPollingTimeMills", "notifyConsumerIdsChangedEnable", "slaveReadEnable",
       "fileReservedTime", "deleteWhen", "diskMaxUsedSpaceRatio", "maxMessageSize",
       "maxTransferBytesOnMessageInMemory", "maxTransferCountOnMessageInMemory", "accessMessageInMemoryMaxRatio"};
+  static const std::set<std::string> kDLedger = {
+      "enableDLegerCommitLog", "dLegerGroup", "dLegerPeers", "dLegerSelfId", "preferredLeaderId",
+      "storePathDLedgerCommitLog", "enableBatchPush", "dLegerTickMs", "dLegerHeartbeatIntervalMs",
+      "dLegerElectionTimeoutMs", "dLegerMaxWaitAckTimeMs", "dLegerCheckpointIntervalMs",
+      "dLegerFaultInjectionEnable"};
   ConfigFile f;
   f.path = "<UPDATE_BROKER_CONFIG>";
   int line = 0;
   for (const auto& [k, v] : pairs) {
+    if (kDLedger.count(k))
+      return "key '" + k + "' cannot be changed while the broker runs: a DLedger group's membership, " +
+             "directory and timing are fixed at start (edit the file and restart the broker)";
     if (!kLive.count(k)) return "key '" + k + "' cannot be changed while the broker runs";
     f.entries.push_back({k, v, ++line});
   }
@@ -210,9 +426,20 @@ std::string BrokerConfig::update_live(const std::vector<std::pair<std::string, s
   return {};
 }
 
+std::vector<BrokerConfig::BoundPort> BrokerConfig::bound_port_sources() const {
+  std::vector<BoundPort> ports;
+  ports.push_back({listen_port, "listenPort"});
+  ports.push_back({effective_ha_listen_port(), ha_listen_port > 0 ? "haListenPort" : "haListenPort (listenPort + 1)"});
+  if (effective_fast_listen_port() > 0)
+    ports.push_back(
+        {effective_fast_listen_port(), fast_listen_port > 0 ? "fastListenPort" : "fastListenPort (listenPort - 2)"});
+  if (const DLedgerPeer* self = dledger_self()) ports.push_back({self->port, "dLegerPeers (" + self->id + ")"});
+  return ports;
+}
+
 std::vector<int32_t> BrokerConfig::bound_ports() const {
-  std::vector<int32_t> ports = {listen_port, effective_ha_listen_port()};
-  if (effective_fast_listen_port() > 0) ports.push_back(effective_fast_listen_port());
+  std::vector<int32_t> ports;
+  for (const auto& p : bound_port_sources()) ports.push_back(p.port);
   return ports;
 }
 

@@ -1,8 +1,19 @@
 // One broker's configuration: RocketMQ's BrokerConfig and MessageStoreConfig keys, read from an
 // ordinary broker properties (or TOML) file. Keys the container owns (namesrvAddr and the network
 // settings) are overridden by the container, as RocketMQ's BrokerContainer does.
+//
+// DLedger mode (enableDLegerCommitLog=true): the broker is one node of a Raft group named
+// dLegerGroup whose members are listed in dLegerPeers, ';'-separated `<id>-<host>:<port>` entries
+// (the id is the text before the first '-', the address the rest; the port is the node's DLedger
+// RPC port, a server of its own beside listenPort). An id is letters then digits and its node
+// number is the digits (RocketMQ: parseInt(id.substring(1)), so "n0", "n1", ... are the ids that
+// also work with Java brokers). As in RocketMQ, brokerId and brokerRole in such a file are ignored
+// (a note is returned with the warnings): the broker's identity in a container is
+// {cluster, brokerName, node number of dLegerSelfId}, and its role and registered brokerId follow
+// the elections at run time (leader: 0 / SYNC_MASTER; otherwise node + 1 / SLAVE).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +67,45 @@ struct BrokerConfig {
   int64_t max_frame_bytes = 16 * 1024 * 1024;
   int32_t max_transfer_bytes_on_message_in_memory = 256 * 1024;
   int32_t max_transfer_count_on_message_in_memory = 32;
+  // sendMessageThreadPoolNums: accepted (RocketMQ's sample DLedger configs set it); requests run on
+  // the container's loop, so it changes nothing here. 0 = not given.
+  int32_t send_message_thread_pool_nums = 0;
+  // storePathCommitLog: accepted when it names storePathRootDir/commitlog, where our CommitLog
+  // always lives (RocketMQ's sample configs spell that default out); anything else is an error.
+  std::string store_path_commit_log;
+
+  // DLedger (Raft CommitLog), RocketMQ's keys
+  bool enable_dledger_commit_log = false;        // enableDLegerCommitLog
+  std::string dledger_group;                     // dLegerGroup; default: brokerName
+  std::string dledger_peers;                     // dLegerPeers "n0-host:port;n1-host:port;..."
+  std::string dledger_self_id;                   // dLegerSelfId, e.g. "n0"
+  std::string preferred_leader_id;               // preferredLeaderId (one id; empty = none)
+  // storePathDLedgerCommitLog; default storePathRootDir/dledger-<selfId> (see dledger_dir()).
+  std::string store_path_dledger_commit_log;
+  bool enable_batch_push = false;                // enableBatchPush (accepted; our pushes always batch)
+  // Our own timing keys: sub-second failover on a LAN.
+  int64_t dledger_tick_ms = 25;                  // dLegerTickMs: the Raft core's clock resolution
+  int64_t dledger_heartbeat_interval_ms = 100;   // dLegerHeartbeatIntervalMs
+  // dLegerElectionTimeoutMs: a follower campaigns after a random time in [t, 2t) without a leader.
+  int64_t dledger_election_timeout_ms = 300;
+  // dLegerMaxWaitAckTimeMs: a send waits this long for a quorum (DLedger's maxWaitAckTimeMs).
+  int64_t dledger_max_wait_ack_ms = 2500;
+  // dLegerFaultInjectionEnable: accept the DLEDGER_INJECT_FAULT admin request, which cuts this
+  // member off its group's Raft traffic (tests of partitions). Never on in production.
+  bool dledger_fault_injection_enable = false;
+  int64_t dledger_checkpoint_interval_ms = 3000; // dLegerCheckpointIntervalMs
+  struct DLedgerPeer {
+    std::string id;     // "n0"
+    uint32_t node = 0;  // the digits of the id: n0 -> 0
+    std::string host;
+    int32_t port = 0;  // the DLedger RPC port
+    std::string addr() const { return host + ":" + std::to_string(port); }
+    bool operator==(const DLedgerPeer&) const = default;
+  };
+  static constexpr uint32_t kNoDLedgerNode = 0xFFFFFFFFu;
+  std::vector<DLedgerPeer> dledger_peer_list;    // parsed from dledger_peers by load()
+  uint32_t dledger_self_node = 0;                // parsed: numeric part of dledger_self_id
+  uint32_t dledger_preferred_node = kNoDLedgerNode;  // parsed preferred_leader_id, or none
 
   store::MessageStoreConfig store;  // storePathRootDir, flushDiskType, mappedFileSizeCommitLog, ...
 
@@ -68,20 +118,50 @@ struct BrokerConfig {
   int32_t effective_fast_listen_port() const {
     return fast_listen_port > 0 ? fast_listen_port : fast_listen_port == 0 ? listen_port - 2 : -1;
   }
-  // Every port the broker binds: listenPort, its HA port, and the fast port when it has one.
+  bool is_dledger() const { return enable_dledger_commit_log; }
+  // The DLedger directory (data/, index/, checkpoint, currterm): storePathDLedgerCommitLog, or
+  // storePathRootDir/dledger-<selfId>. RocketMQ's storePathDLedgerCommitLog names the data/ folder
+  // itself; both lay out storePathRootDir/dledger-<selfId>/data when it is not set.
+  std::string dledger_dir() const;
+  // The self entry of dledger_peer_list; nullptr when not DLedger (load() guarantees it otherwise).
+  const DLedgerPeer* dledger_self() const;
+  // The brokerId of this broker's identity in the container (ADD_BROKER / REMOVE_BROKER, conflict
+  // checks, log prefix): broker_id, or for DLedger the node number of dLegerSelfId, whatever
+  // brokerId the broker registers at run time.
+  int64_t container_broker_id() const {
+    return is_dledger() ? static_cast<int64_t>(dledger_self_node) : broker_id;
+  }
+
+  // A port the broker binds and the setting it comes from (for conflict messages).
+  struct BoundPort {
+    int32_t port = 0;
+    std::string source;  // "listenPort", "haListenPort (listenPort + 1)", "dLegerPeers", ...
+  };
+  // Every port the broker binds: listenPort, its HA port, the fast port when it has one, and in
+  // DLedger mode its own DLedger port (its dLegerPeers entry).
+  std::vector<BoundPort> bound_port_sources() const;
   std::vector<int32_t> bound_ports() const;
   std::string broker_addr() const { return broker_ip1 + ":" + std::to_string(listen_port); }
   std::string ha_server_addr() const { return broker_ip2 + ":" + std::to_string(effective_ha_listen_port()); }
-  // "cluster/brokerName/brokerId", used in messages and log prefixes.
+  // "cluster/brokerName/brokerId" with container_broker_id(), used in messages and log prefixes.
   std::string identity() const;
   // key=value text (GET_BROKER_CONFIG).
   std::string to_properties() const;
-  // UPDATE_BROKER_CONFIG: applies keys safe to change while running; refuses others by name.
+  // UPDATE_BROKER_CONFIG: applies keys safe to change while running; refuses others by name (the
+  // DLedger keys among them: a group's membership and timing are fixed while it runs).
   std::string update_live(const std::vector<std::pair<std::string, std::string>>& pairs);
 
  private:
   void bind_all(ConfigBinder& b, std::string& role, std::string& flush);
+  Result<Unit, ConfigError> check_dledger(const ConfigFile& file);
 };
+
+// "n0" -> 0, "n12" -> 12: one or more ASCII letters, then 1 to 9 digits. nullopt otherwise.
+std::optional<uint32_t> parse_dledger_node(const std::string& id);
+// Parses a dLegerPeers value: ';'-separated `<id>-<host>:<port>` entries (blanks around an entry
+// and a trailing ';' are allowed). Each id must parse (parse_dledger_node), each port be in
+// [1, 65535], and ids, node numbers and addresses be unique. The error says which entry and why.
+Result<std::vector<BrokerConfig::DLedgerPeer>, std::string> parse_dledger_peers(const std::string& text);
 
 // The first non-loopback IPv4 address of this host, or 127.0.0.1.
 std::string local_ipv4_address();

@@ -97,7 +97,8 @@ Result<Unit, std::string> BrokerContainer::add_broker(const std::string& config_
 bool BrokerContainer::remove_broker(const std::string& cluster, const std::string& broker_name, int64_t broker_id) {
   for (auto it = brokers_.begin(); it != brokers_.end(); ++it) {
     const BrokerConfig& c = (*it)->config();
-    if (c.broker_cluster_name == cluster && c.broker_name == broker_name && c.broker_id == broker_id) {
+    // The identity's id (for DLedger the node number of dLegerSelfId), not the one it registers.
+    if (c.broker_cluster_name == cluster && c.broker_name == broker_name && c.container_broker_id() == broker_id) {
       (*it)->shutdown();
       brokers_.erase(it);
       log_.info("broker " + cluster + "/" + broker_name + "/" + std::to_string(broker_id) + " removed");

@@ -39,7 +39,8 @@ class BrokerContainer {
 
   // ADD_BROKER: loads, checks and starts one broker from a config file on this host.
   Result<Unit, std::string> add_broker(const std::string& config_path);
-  // REMOVE_BROKER: false when no broker has that identity.
+  // REMOVE_BROKER: false when no broker has that identity (a DLedger broker's id is the node number
+  // of its dLegerSelfId, as RocketMQ's removeBroker takes it).
   bool remove_broker(const std::string& cluster, const std::string& broker_name, int64_t broker_id);
 
   nlohmann::json status_json() const;

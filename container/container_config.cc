@@ -72,35 +72,44 @@ Result<BrokerConfig, std::string> load_broker_config(const std::string& path, co
 }
 
 namespace {
+// A directory as a comparable text: symbolic links resolved, normalized, no trailing '/'.
 std::string canonical_dir(const std::string& p) {
   std::error_code ec;
   auto c = std::filesystem::weakly_canonical(p, ec);
-  return ec ? p : c.string();
+  std::string s = (ec ? std::filesystem::path(p) : c).lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
 }
 }  // namespace
 
 std::string check_broker_conflicts(const BrokerConfig& c, const std::vector<const BrokerConfig*>& existing,
                                    const ContainerConfig& container) {
-  std::vector<int32_t> ports = c.bound_ports();
-  for (int32_t p : ports)
-    if (container.listen_port != 0 && p == container.listen_port)
-      return c.config_path + ": port " + std::to_string(p) + " is the container's listenPort (" +
+  std::vector<BrokerConfig::BoundPort> ports = c.bound_port_sources();
+  for (const auto& p : ports)
+    if (container.listen_port != 0 && p.port == container.listen_port)
+      return c.config_path + ": port " + std::to_string(p.port) + " (" + p.source + ") is the container's listenPort (" +
              container.config_path + ")";
   for (size_t i = 0; i < ports.size(); ++i)
     for (size_t j = i + 1; j < ports.size(); ++j)
-      if (ports[i] == ports[j])
-        return c.config_path + ": port " + std::to_string(ports[i]) +
-               " is given twice among listenPort, haListenPort and the fast port (listenPort - 2 unless fastListenPort)";
+      if (ports[i].port == ports[j].port)
+        return c.config_path + ": port " + std::to_string(ports[i].port) + " is given twice: " + ports[i].source +
+               " and " + ports[j].source;
   for (const BrokerConfig* e : existing) {
-    if (e->broker_cluster_name == c.broker_cluster_name && e->broker_name == c.broker_name && e->broker_id == c.broker_id)
+    // container_broker_id(): a running DLedger broker registers another brokerId than its identity's.
+    if (e->broker_cluster_name == c.broker_cluster_name && e->broker_name == c.broker_name &&
+        e->container_broker_id() == c.container_broker_id())
       return "broker " + c.identity() + " is defined twice: " + e->config_path + " and " + c.config_path;
     if (canonical_dir(e->store.store_path_root_dir) == canonical_dir(c.store.store_path_root_dir))
       return "store directory " + c.store.store_path_root_dir + " is used by two brokers: " + e->config_path + " and " +
              c.config_path;
-    for (int32_t p : ports)
-      for (int32_t q : e->bound_ports())
-        if (p == q)
-          return "port " + std::to_string(p) + " is used by two brokers: " + e->config_path + " and " + c.config_path;
+    if (e->is_dledger() && c.is_dledger() && canonical_dir(e->dledger_dir()) == canonical_dir(c.dledger_dir()))
+      return "DLedger directory " + c.dledger_dir() + " is used by two brokers: " + e->config_path + " and " +
+             c.config_path;
+    for (const auto& p : ports)
+      for (const auto& q : e->bound_port_sources())
+        if (p.port == q.port)
+          return "port " + std::to_string(p.port) + " is used by two brokers: " + e->config_path + " (" + q.source +
+                 ") and " + c.config_path + " (" + p.source + ")";
   }
   return {};
 }

@@ -1,7 +1,9 @@
 // The container's own configuration (RocketMQ's BrokerContainerConfig keys, properties or TOML),
 // and the start-up checks across the broker configs it hosts: no two brokers may share an identity
-// (cluster, brokerName, brokerId), a store directory, or a port (listenPort, its HA port, or the
-// container's own port); a conflict names both files.
+// (cluster, brokerName, brokerId; for a DLedger broker the node number of dLegerSelfId), a store
+// directory, a DLedger directory, or a port (listenPort, its HA port, the fast port, a DLedger
+// broker's own dLegerPeers port, or the container's own port); a conflict names the files and the
+// settings the port comes from.
 #pragma once
 #include <cstdint>
 #include <memory>

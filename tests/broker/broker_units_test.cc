@@ -216,3 +216,246 @@ TEST_CASE("metadata loaders never throw on mutated input") {
     (void)g.load_json_text(s);
   }
 }
+
+TEST_CASE("DLedger peers: <id>-<host>:<port> entries, the id before the first '-', node = the id's digits") {
+  CHECK(parse_dledger_node("n0") == 0u);
+  CHECK(parse_dledger_node("n12") == 12u);
+  CHECK(parse_dledger_node("node7") == 7u);
+  CHECK(parse_dledger_node("n007") == 7u);
+  CHECK(parse_dledger_node("n999999999") == 999999999u);
+  for (const char* bad : {"", "n", "0", "7n", "n-1", "n+1", "n1a", "n 1", "n1234567890", "\xc3\xa9" "1"})
+    CHECK_MESSAGE(!parse_dledger_node(bad), bad);
+
+  auto peers = parse_dledger_peers("n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913");
+  REQUIRE(peers.ok());
+  REQUIRE(peers->size() == 3);
+  CHECK((*peers)[1].id == "n1");
+  CHECK((*peers)[1].node == 1u);
+  CHECK((*peers)[1].host == "127.0.0.1");
+  CHECK((*peers)[1].port == 40912);
+  CHECK((*peers)[2].addr() == "127.0.0.1:40913");
+  // Host names with '-' (the id ends at the first '-'), blanks around entries, a trailing ';',
+  // bracketed IPv6 (the port follows the last ':'), a single node.
+  auto more = parse_dledger_peers(" a10-broker-host-1.example:40911 ; b11-[::1]:7 ;");
+  REQUIRE_MESSAGE(more.ok(), more.detail());
+  REQUIRE(more->size() == 2);
+  CHECK((*more)[0].id == "a10");
+  CHECK((*more)[0].node == 10u);
+  CHECK((*more)[0].host == "broker-host-1.example");
+  CHECK((*more)[1].host == "[::1]");
+  CHECK((*more)[1].port == 7);
+  CHECK(parse_dledger_peers("n5-h:1")->front().node == 5u);
+
+  auto why = [](const std::string& text) {
+    auto r = parse_dledger_peers(text);
+    REQUIRE_FALSE(r.ok());
+    return r.detail();
+  };
+  CHECK(why("") == "entry 1 '' is empty (expected <id>-<host>:<port>, ';'-separated)");
+  CHECK(why("n0-h:1;;n1-h:2") == "entry 2 '' is empty (expected <id>-<host>:<port>, ';'-separated)");
+  CHECK(why("n0-h:1;n1") == "entry 2 'n1' is not <id>-<host>:<port>");
+  CHECK(why("n0:h:1") == "entry 1 'n0:h:1' is not <id>-<host>:<port>");
+  CHECK(why("x-h:1") == "entry 1 'x-h:1': id 'x' is not letters then digits (e.g. n0)");
+  CHECK(why("-h:1") == "entry 1 '-h:1': id '' is not letters then digits (e.g. n0)");
+  CHECK(why("n0-h") == "entry 1 'n0-h': address 'h' is not <host>:<port>");
+  CHECK(why("n0-:1") == "entry 1 'n0-:1': address ':1' is not <host>:<port>");
+  CHECK(why("n0-h:") == "entry 1 'n0-h:': port '' is not in [1, 65535]");
+  CHECK(why("n0-h:0") == "entry 1 'n0-h:0': port '0' is not in [1, 65535]");
+  CHECK(why("n0-h:65536") == "entry 1 'n0-h:65536': port '65536' is not in [1, 65535]");
+  CHECK(why("n0-h:4091x") == "entry 1 'n0-h:4091x': port '4091x' is not in [1, 65535]");
+  CHECK(why("n0-h:1;n0-h:2") == "entry 2 'n0-h:2': id 'n0' is given twice");
+  CHECK(why("n0-h:1;m0-h:2") == "entry 2 'm0-h:2': ids 'n0' and 'm0' have the same node number 0");
+  CHECK(why("n1-h:1;n01-h:2") == "entry 2 'n01-h:2': ids 'n1' and 'n01' have the same node number 1");
+  CHECK(why("n0-h:1;n1-h:1") == "entry 2 'n1-h:1': address h:1 is also n0's");
+}
+
+namespace {
+// Loads `text` as file "d.conf"; returns the error, or "" (and the config through `out`).
+std::string dledger_load(const std::string& text, BrokerConfig* out = nullptr, std::vector<std::string>* warnings = nullptr) {
+  auto f = parse_properties("d.conf", text);
+  REQUIRE(f.ok());
+  BrokerConfig c;
+  auto r = c.load(*f);
+  if (!r.ok()) return r.detail();
+  if (out) *out = c;
+  if (warnings) *warnings = *r;
+  return {};
+}
+const std::string kDLedgerBase =
+    "brokerName=broker-a\n"                                                  // 1
+    "storePathRootDir=/tmp/dl\n"                                             // 2
+    "enableDLegerCommitLog=true\n"                                           // 3
+    "dLegerPeers=n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913\n"  // 4
+    "dLegerSelfId=n1\n";                                                     // 5
+}  // namespace
+
+TEST_CASE("broker config: DLedger keys, defaults, ignored brokerId/brokerRole, GET/UPDATE_BROKER_CONFIG") {
+  BrokerConfig plain;
+  REQUIRE(dledger_load("brokerName=b\nlistenPort=10911\nsendMessageThreadPoolNums=16\n", &plain).empty());
+  CHECK_FALSE(plain.is_dledger());
+  CHECK(plain.dledger_self() == nullptr);
+  CHECK(plain.container_broker_id() == 0);
+  CHECK(plain.bound_ports().size() == 3);
+  // Without enableDLegerCommitLog the DLedger keys are not checked (RocketMQ ignores them too).
+  CHECK(dledger_load("brokerName=b\ndLegerPeers=garbage\ndLegerSelfId=zz\ndLegerTickMs=0\n").empty());
+
+  BrokerConfig c;
+  std::vector<std::string> warnings;
+  REQUIRE(dledger_load(kDLedgerBase + "listenPort=10921\nsendMessageThreadPoolNums=16\n", &c, &warnings).empty());
+  CHECK(warnings.empty());
+  CHECK(c.is_dledger());
+  CHECK(c.dledger_group == "broker-a");  // default: brokerName
+  CHECK(c.dledger_peer_list.size() == 3);
+  CHECK(c.dledger_self_node == 1u);
+  REQUIRE(c.dledger_self() != nullptr);
+  CHECK(c.dledger_self()->addr() == "127.0.0.1:40912");
+  CHECK(c.dledger_preferred_node == BrokerConfig::kNoDLedgerNode);
+  CHECK(c.dledger_dir() == "/tmp/dl/dledger-n1");
+  CHECK(c.broker_id == 1);
+  CHECK(c.container_broker_id() == 1);
+  CHECK(c.broker_role == BrokerRole::kSlave);  // a candidate until elected
+  CHECK(c.identity() == "DefaultCluster/broker-a/1");
+  CHECK(c.bound_ports() == std::vector<int32_t>{10921, 10922, 10919, 40912});
+  CHECK(c.dledger_tick_ms == 25);
+  CHECK(c.dledger_heartbeat_interval_ms == 100);
+  CHECK(c.dledger_election_timeout_ms == 300);
+  CHECK(c.dledger_max_wait_ack_ms == 2500);
+  CHECK(c.dledger_checkpoint_interval_ms == 3000);
+  // The broker re-registers under other ids at run time; the container identity stays.
+  c.broker_id = 0;
+  CHECK(c.identity() == "DefaultCluster/broker-a/1");
+  CHECK(c.container_broker_id() == 1);
+
+  BrokerConfig all;
+  REQUIRE(dledger_load(kDLedgerBase +
+                           "dLegerGroup=RaftNode00\npreferredLeaderId=n2\nstorePathDLedgerCommitLog=/data/raft\n"
+                           "enableBatchPush=true\ndLegerTickMs=10\ndLegerHeartbeatIntervalMs=50\n"
+                           "dLegerElectionTimeoutMs=150\ndLegerMaxWaitAckTimeMs=1000\ndLegerCheckpointIntervalMs=500\n"
+                           "storePathCommitLog=/tmp/dl/commitlog/\n",
+                       &all, &warnings)
+            .empty());
+  CHECK(warnings.empty());
+  CHECK(all.dledger_group == "RaftNode00");
+  CHECK(all.preferred_leader_id == "n2");
+  CHECK(all.dledger_preferred_node == 2u);
+  CHECK(all.dledger_dir() == "/data/raft");
+  CHECK(all.enable_batch_push);
+  CHECK(all.dledger_tick_ms == 10);
+  CHECK(all.dledger_heartbeat_interval_ms == 50);
+  CHECK(all.dledger_election_timeout_ms == 150);
+  CHECK(all.dledger_max_wait_ack_ms == 1000);
+  CHECK(all.dledger_checkpoint_interval_ms == 500);
+  std::string props = all.to_properties();
+  for (const char* kv : {"enableDLegerCommitLog=true\n", "dLegerGroup=RaftNode00\n",
+                         "dLegerPeers=n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913\n", "dLegerSelfId=n1\n",
+                         "preferredLeaderId=n2\n", "storePathDLedgerCommitLog=/data/raft\n", "enableBatchPush=true\n",
+                         "dLegerTickMs=10\n", "dLegerHeartbeatIntervalMs=50\n", "dLegerElectionTimeoutMs=150\n",
+                         "dLegerMaxWaitAckTimeMs=1000\n", "dLegerCheckpointIntervalMs=500\n", "brokerId=1\n"})
+    CHECK_MESSAGE(props.find(kv) != std::string::npos, kv);
+  CHECK(c.to_properties().find("storePathDLedgerCommitLog=/tmp/dl/dledger-n1\n") != std::string::npos);
+  // Every printed key is one load() knows: GET_BROKER_CONFIG's text loads back without warnings.
+  auto back = parse_properties("back.conf", props);
+  REQUIRE(back.ok());
+  BrokerConfig again;
+  auto r = again.load(*back);
+  REQUIRE_MESSAGE(r.ok(), r.detail());
+  CHECK(r->size() == 2);  // only the notes on brokerId and brokerRole
+  CHECK(again.dledger_peer_list == all.dledger_peer_list);
+
+  // UPDATE_BROKER_CONFIG refuses every DLedger key by name and changes nothing.
+  for (const char* key : {"enableDLegerCommitLog", "dLegerGroup", "dLegerPeers", "dLegerSelfId", "preferredLeaderId",
+                          "storePathDLedgerCommitLog", "enableBatchPush", "dLegerTickMs", "dLegerHeartbeatIntervalMs",
+                          "dLegerElectionTimeoutMs", "dLegerMaxWaitAckTimeMs", "dLegerCheckpointIntervalMs"}) {
+    std::string why = all.update_live({{"brokerPermission", "4"}, {key, "n0"}});
+    CHECK_MESSAGE(why.rfind("key '" + std::string(key) + "' cannot be changed while the broker runs", 0) == 0, why);
+  }
+  CHECK(all.broker_permission == 6);
+  CHECK(all.preferred_leader_id == "n2");
+  CHECK(all.update_live({{"brokerPermission", "4"}}).empty());
+  CHECK(all.broker_permission == 4);
+
+  // brokerId and brokerRole in a DLedger file: loaded, ignored, noted.
+  BrokerConfig ignored;
+  REQUIRE(dledger_load(kDLedgerBase + "brokerId=0\nbrokerRole=SYNC_MASTER\n", &ignored, &warnings).empty());
+  REQUIRE(warnings.size() == 2);
+  CHECK(warnings[0] ==
+        "d.conf:6: key 'brokerId' ignored: a DLedger broker's id is the node number of dLegerSelfId (n1 -> 1) and its "
+        "role follows the elections");
+  CHECK(warnings[1].rfind("d.conf:7: key 'brokerRole' ignored", 0) == 0);
+  CHECK(ignored.broker_id == 1);
+  CHECK(ignored.broker_role == BrokerRole::kSlave);
+  // ... where a slave's brokerId=0 would otherwise be an error.
+  CHECK(dledger_load(kDLedgerBase + "brokerRole=SLAVE\nbrokerId=0\n").empty());
+
+  // TOML, same keys.
+  auto t = parse_toml("d.toml", "brokerName = \"broker-a\"\nenableDLegerCommitLog = true\n"
+                                "dLegerPeers = \"n0-10.0.0.1:40911;n1-10.0.0.2:40911\"\ndLegerSelfId = \"n0\"\n"
+                                "dLegerTickMs = 20\n");
+  REQUIRE(t.ok());
+  BrokerConfig tc;
+  auto tr = tc.load(*t);
+  REQUIRE_MESSAGE(tr.ok(), tr.detail());
+  CHECK(tc.dledger_self()->addr() == "10.0.0.1:40911");
+  CHECK(tc.dledger_tick_ms == 20);
+}
+
+TEST_CASE("broker config: DLedger errors name file, line and key") {
+  struct Case {
+    std::string extra;  // appended to kDLedgerBase (lines 1-5), so its first line is line 6
+    std::string error;  // the expected start of the message
+  };
+  const Case cases[] = {
+      // the peer list (line 4 unless replaced at line 6: a later definition wins)
+      {"dLegerPeers=n0-127.0.0.1:40911;n1-127.0.0.1\n",
+       "d.conf:6: key 'dLegerPeers': entry 2 'n1-127.0.0.1': address '127.0.0.1' is not <host>:<port>"},
+      {"dLegerPeers=n0-h:1;nx-h:2\n", "d.conf:6: key 'dLegerPeers': entry 2 'nx-h:2': id 'nx' is not letters then digits"},
+      {"dLegerPeers=n0-h:1;n1-h:2;n1-h:3\n", "d.conf:6: key 'dLegerPeers': entry 3 'n1-h:3': id 'n1' is given twice"},
+      {"dLegerPeers=n0-h:1;n1-h:2;m1-h:3\n",
+       "d.conf:6: key 'dLegerPeers': entry 3 'm1-h:3': ids 'n1' and 'm1' have the same node number 1"},
+      {"dLegerPeers=n0-h:1;n1-h:1\n", "d.conf:6: key 'dLegerPeers': entry 2 'n1-h:1': address h:1 is also n0's"},
+      {"dLegerPeers=n0-h:1;n1-h:70000\n", "d.conf:6: key 'dLegerPeers': entry 2 'n1-h:70000': port '70000' is not in [1, 65535]"},
+      {"dLegerPeers=\n", "d.conf:6: key 'dLegerPeers': must be set when enableDLegerCommitLog=true"},
+      // the self id (line 5 unless replaced)
+      {"dLegerSelfId=n7\n", "d.conf:6: key 'dLegerSelfId': 'n7' is not among the dLegerPeers ids"},
+      {"dLegerSelfId=7\n", "d.conf:6: key 'dLegerSelfId': '7' is not an id (letters then digits, e.g. n0)"},
+      {"dLegerSelfId=\n", "d.conf:6: key 'dLegerSelfId': must be set when enableDLegerCommitLog=true"},
+      // the preferred leader
+      {"preferredLeaderId=n3\n", "d.conf:6: key 'preferredLeaderId': 'n3' is not among the dLegerPeers ids"},
+      {"preferredLeaderId=n0;n1\n", "d.conf:6: key 'preferredLeaderId': one peer id expected, got 'n0;n1'"},
+      {"storePathDLedgerCommitLog=\n", "d.conf:6: key 'storePathDLedgerCommitLog': must not be empty"},
+      // timing
+      {"dLegerTickMs=0\n", "d.conf:6: key 'dLegerTickMs': must be in [1, 3600000] ms, got 0"},
+      {"dLegerTickMs=-5\n", "d.conf:6: key 'dLegerTickMs': must be in [1, 3600000] ms, got -5"},
+      {"dLegerTickMs=abc\n", "d.conf:6: key 'dLegerTickMs': expected an integer, got 'abc'"},
+      {"dLegerMaxWaitAckTimeMs=0\n", "d.conf:6: key 'dLegerMaxWaitAckTimeMs': must be in [1, 3600000] ms, got 0"},
+      {"dLegerCheckpointIntervalMs=99999999\n", "d.conf:6: key 'dLegerCheckpointIntervalMs': must be in [1, 3600000] ms"},
+      // heartbeat < tick: the key the file sets is named (the default heartbeat is 100 ms)
+      {"dLegerTickMs=200\n",
+       "d.conf:6: key 'dLegerTickMs': dLegerHeartbeatIntervalMs (100 ms) must be at least dLegerTickMs (200 ms)"},
+      {"dLegerTickMs=50\ndLegerHeartbeatIntervalMs=40\n",
+       "d.conf:7: key 'dLegerHeartbeatIntervalMs': dLegerHeartbeatIntervalMs (40 ms) must be at least dLegerTickMs (50 ms)"},
+      {"dLegerElectionTimeoutMs=199\n",
+       "d.conf:6: key 'dLegerElectionTimeoutMs': dLegerElectionTimeoutMs (199 ms) must be at least twice "
+       "dLegerHeartbeatIntervalMs (100 ms)"},
+      {"dLegerHeartbeatIntervalMs=200\n", "d.conf:6: key 'dLegerHeartbeatIntervalMs': dLegerElectionTimeoutMs (300 ms)"},
+      {"dLegerTickMs=40\ndLegerHeartbeatIntervalMs=40\ndLegerElectionTimeoutMs=100\ndLegerMaxWaitAckTimeMs=30\n",
+       "d.conf:9: key 'dLegerMaxWaitAckTimeMs': dLegerMaxWaitAckTimeMs (30 ms) must be at least dLegerTickMs (40 ms)"},
+      {"dLegerTickMs=40\ndLegerHeartbeatIntervalMs=40\ndLegerElectionTimeoutMs=100\ndLegerCheckpointIntervalMs=39\n",
+       "d.conf:9: key 'dLegerCheckpointIntervalMs': dLegerCheckpointIntervalMs (39 ms) must be at least dLegerTickMs"},
+      // the rest of the file keeps its rules
+      {"enableBatchPush=yes\n", "d.conf:6: key 'enableBatchPush': expected true or false, got 'yes'"},
+      {"storePathCommitLog=/elsewhere/commitlog\n",
+       "d.conf:6: key 'storePathCommitLog': only storePathRootDir/commitlog is supported (/tmp/dl/commitlog)"},
+      {"sendMessageThreadPoolNums=0\n", "d.conf:6: key 'sendMessageThreadPoolNums': must be at least 1"},
+  };
+  for (const auto& tc : cases) {
+    CAPTURE(tc.extra);
+    std::string why = dledger_load(kDLedgerBase + tc.extra);
+    CHECK_MESSAGE(why.rfind(tc.error, 0) == 0, why);
+  }
+  // A key the file lacks is named at the line of enableDLegerCommitLog, which made it required.
+  CHECK(dledger_load("brokerName=b\nenableDLegerCommitLog=true\ndLegerSelfId=n0\n") ==
+        "d.conf:2: key 'dLegerPeers': must be set when enableDLegerCommitLog=true");
+  CHECK(dledger_load("brokerName=b\nlistenPort=1000\nenableDLegerCommitLog=true\ndLegerPeers=n0-h:1\n") ==
+        "d.conf:3: key 'dLegerSelfId': must be set when enableDLegerCommitLog=true");
+}
