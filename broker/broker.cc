@@ -85,10 +85,12 @@ Result<Unit, std::string> Broker::start() {
     stop_replication();
     ha_master_.reset();
     ha_slave_.reset();
+    if (dledger_) dledger_->shutdown();
     if (store_) {
       (void)store_->shutdown();
       store_.reset();
     }
+    dledger_.reset();
     if (lock_fd_ >= 0) {
       ::close(lock_fd_);
       lock_fd_ = -1;
@@ -107,8 +109,16 @@ Result<Unit, std::string> Broker::start() {
     return fail("store directory " + root + " is locked by another broker or process");
 
   boot_timestamp_ms_ = now_ms();
-  store_ = std::make_unique<store::MessageStore>(config_.store, fs_, log_);
-  if (is_slave()) store_->add_dispatcher(&replica_arrivals_);
+  if (is_dledger()) {
+    // The role comes from the election; until then this member is a follower (RocketMQ's
+    // DLedgerRoleChangeHandler treats a candidate like a follower).
+    auto d = open_dledger();
+    if (!d.ok()) return fail(d.detail());
+    store_ = std::make_unique<store::MessageStore>(config_.store, fs_, log_, dledger_.get());
+  } else {
+    store_ = std::make_unique<store::MessageStore>(config_.store, fs_, log_);
+  }
+  if (is_slave() && !is_dledger()) store_->add_dispatcher(&replica_arrivals_);
   auto opened = store_->open();
   if (!opened.ok()) {
     store_.reset();
@@ -151,6 +161,9 @@ Result<Unit, std::string> Broker::start() {
     fast_server_->set_on_connection_closed(on_closed);
   }
 
+  if (dledger_) {
+    if (auto r = dledger_->start(*store_); !r.ok()) return fail(r.detail());
+  }
   if (auto r = start_replication(); !r.ok()) return fail(r.detail());
 
   uint64_t flush_every = static_cast<uint64_t>(std::max<int64_t>(config_.store.flush_interval_commit_log_ms, 10));
@@ -202,9 +215,11 @@ void Broker::shutdown() {
   ha_slave_.reset();
   persist_metadata();
   pool_.drain();
+  if (dledger_) dledger_->shutdown();
   auto r = store_->shutdown();
   if (!r.ok()) log_.error("store shutdown: " + r.detail());
   store_.reset();
+  dledger_.reset();
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);
     lock_fd_ = -1;
@@ -416,6 +431,7 @@ nlohmann::json Broker::status_json() const {
     j["writable"] = store_->is_writable();
     if (!store_->is_writable()) j["notWritableReason"] = store_->writability_reason();
   }
+  if (dledger_) j["dledger"] = dledger_->status_json();
   if (ha_master_) j["ha"] = ha_master_->status();
   if (ha_slave_) {
     j["ha"] = ha_slave_->status();

@@ -29,6 +29,7 @@
 #include "broker/broker_config.h"
 #include "broker/broker_metadata.h"
 #include "broker/client_manager.h"
+#include "broker/dledger_service.h"
 #include "broker/ha_service.h"
 #include "broker/pull_hold_service.h"
 #include "remoting/client.h"
@@ -49,6 +50,9 @@ struct BrokerServices {
   std::shared_ptr<LogSink> log_sink;
   std::string namesrv_addr;  // the container's list wins over the broker file's, as in RocketMQ
 };
+
+// RocketMQ's SendMessageProcessor mapping of a put's outcome onto a response code.
+int32_t put_status_code(store::PutMessageStatus s);
 
 enum class BrokerState { kCreated, kRunning, kStopping, kStopped, kFailed };
 const char* broker_state_name(BrokerState s);
@@ -95,6 +99,16 @@ class Broker {
   void notify_consumer_ids_changed(const std::string& group);
   int64_t now_ms() const { return clock_.now_ms(); }
   bool is_slave() const { return config_.broker_role == BrokerRole::kSlave; }
+  bool is_dledger() const { return config_.is_dledger(); }
+
+  // broker_dledger.cc: a DLedger broker's Raft glue (broker/dledger_service.h) and role changes.
+  Result<Unit, std::string> open_dledger();
+  void register_dledger_processors();
+  void on_dledger_role_change(raft::Role role, bool leader_ready, raft::NodeId leader);
+  void on_dledger_committed(const store::CommittedRecord& r);
+  void propose_send(const RequestContext& ctx, std::vector<std::string> records, store::PutMessageResult base,
+                    HostAddress store_host, int32_t queue_id, bool batch, const std::string& uniq_key,
+                    const std::string& topic);
 
   // broker_send.cc
   void handle_send(const RequestContext& ctx, RemotingCommand& req);
@@ -133,6 +147,9 @@ class Broker {
   BrokerState state_ = BrokerState::kCreated;
 
   store::PosixFileSystem fs_;
+  // A DLedger broker's Raft log, which is also its store's CommitLog (declared before store_, which
+  // reads through it, so it is destroyed after it).
+  std::unique_ptr<DLedgerService> dledger_;
   std::unique_ptr<store::MessageStore> store_;
   int lock_fd_ = -1;
   std::shared_ptr<WorkerPool::Strand> strand_;

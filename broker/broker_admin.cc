@@ -29,6 +29,7 @@ bool valid_topic_name(const std::string& t) {
 }  // namespace
 
 void Broker::register_processors() {
+  register_dledger_processors();
   for (int32_t code : {req::kSendMessage, req::kSendMessageV2, req::kSendBatchMessage})
     server_.register_handler(code, [this](const RequestContext& ctx, RemotingCommand& r) { handle_send(ctx, r); });
   server_.register_handler(req::kPullMessage,

@@ -33,6 +33,14 @@ Result<Unit, std::string> Broker::start_replication() {
   o.housekeeping_interval_ms = config_.ha_housekeeping_interval_ms;
   o.max_gap_not_in_sync_bytes = config_.ha_max_gap_not_in_sync_bytes;
   o.mapped_file_size_commit_log = config_.store.mapped_file_size_commit_log;
+  if (is_dledger()) {
+    // Raft replicates the log. A follower still copies topics, groups and consumer offsets from
+    // the leader (RocketMQ's slave sync), every second at most, so that a failover rolls
+    // consumers back by no more than about a second (Java DLedger brokers: 10 s).
+    uint64_t every = static_cast<uint64_t>(std::min<int64_t>(config_.slave_sync_interval_ms, 1000));
+    slave_sync_timer_.start(every, every, [this] { sync_from_master(); });
+    return Unit{};
+  }
   if (!is_slave()) {
     ha_master_ = std::make_unique<HaMaster>(loop_, *store_, o, clock_, log_);
     auto port = ha_master_->start("0.0.0.0", config_.effective_ha_listen_port());

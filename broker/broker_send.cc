@@ -36,6 +36,8 @@ void append_property(std::string& props, std::string_view name, std::string_view
   props.append(value);
 }
 
+}  // namespace
+
 int32_t put_status_code(store::PutMessageStatus s) {
   using S = store::PutMessageStatus;
   switch (s) {
@@ -48,13 +50,17 @@ int32_t put_status_code(store::PutMessageStatus s) {
     case S::kServiceNotAvailable: return rc::kServiceNotAvailable;
     case S::kOsPageCacheBusy: return rc::kSystemBusy;
     case S::kCreateMappedFileFailed:
+    case S::kInSyncReplicasNotEnough:
     case S::kUnknownError: return rc::kSystemError;
   }
   return rc::kSystemError;
 }
-}  // namespace
 
 void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
+  if (dledger_ && !dledger_->leader_ready())
+    return ctx.respond_code(rc::kServiceNotAvailable,
+                            "service not available now. DLedger member is not the leader (leader: " +
+                                (dledger_->leader_id().empty() ? std::string("unknown") : dledger_->leader_id()) + ")");
   if (is_slave())
     return ctx.respond_code(rc::kSystemBusy, "[REJECTREQUEST]system busy, start flow control for a while");
   SendMessageRequestHeader h;
@@ -117,7 +123,13 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
     b.reconsume_times = h.reconsume_times;
     b.body = std::move(req.body);
     b.properties = std::move(h.properties);
-    r = store_->put_messages(b, now_ms());
+    if (dledger_) {
+      std::vector<std::string> records;
+      r = store_->encode_messages(b, now_ms(), records);
+      if (r.ok()) return propose_send(ctx, std::move(records), r, b.store_host, queue_id, true, uniq_key, h.topic);
+    } else {
+      r = store_->put_messages(b, now_ms());
+    }
   } else {
     store::MessageToStore m;
     m.topic = h.topic;
@@ -130,7 +142,13 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
     if (stored_at) m.store_host = *stored_at;
     m.reconsume_times = h.reconsume_times;
     m.properties = std::move(h.properties);
-    r = store_->put_message(m, now_ms());
+    if (dledger_) {
+      std::vector<std::string> records;
+      r = store_->encode_message(m, now_ms(), records);
+      if (r.ok()) return propose_send(ctx, std::move(records), r, m.store_host, queue_id, false, uniq_key, h.topic);
+    } else {
+      r = store_->put_message(m, now_ms());
+    }
   }
   if (r.ok()) {
     maybe_precreate();

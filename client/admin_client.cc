@@ -297,6 +297,20 @@ ClientResult<std::string> AdminClient::container_status(const std::string& conta
   return r->body;
 }
 
+ClientResult<std::string> AdminClient::dledger_group_status(const std::string& broker_addr) {
+  auto r = call(broker_addr, RemotingCommand::request(request_code::kDLedgerGetGroupStatus));
+  if (!r.ok()) return r.error();
+  return r->body;
+}
+
+ClientResult<Unit> AdminClient::dledger_transfer_leadership(const std::string& broker_addr, const std::string& peer_id) {
+  RemotingCommand req = RemotingCommand::request(request_code::kDLedgerTransferLeadership);
+  req.ext_fields.set("transfereeId", peer_id);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return Unit{};
+}
+
 ClientResult<Unit> AdminClient::add_broker(const std::string& container_addr, const std::string& config_path) {
   RemotingCommand req = RemotingCommand::request(request_code::kAddBroker);
   req.ext_fields.set("configPath", config_path);

@@ -70,6 +70,10 @@ class AdminClient {
   // VIEW_MESSAGE_BY_ID: the stored record at a commit log offset of the broker at `broker_addr`.
   ClientResult<std::string> view_message(const std::string& broker_addr, int64_t commit_log_offset);
   ClientResult<std::string> container_status(const std::string& container_addr);
+  // A DLedger broker's view of its group (JSON: role, term, leader, members with match and lag).
+  ClientResult<std::string> dledger_group_status(const std::string& broker_addr);
+  // Asks the leader at broker_addr to hand leadership to member `peer_id` ("n1").
+  ClientResult<Unit> dledger_transfer_leadership(const std::string& broker_addr, const std::string& peer_id);
   ClientResult<Unit> add_broker(const std::string& container_addr, const std::string& config_path);
   ClientResult<Unit> remove_broker(const std::string& container_addr, const std::string& cluster,
                                    const std::string& broker_name, int64_t broker_id);

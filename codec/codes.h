@@ -59,6 +59,14 @@ inline constexpr int32_t kQueryDataVersion = 322;
 inline constexpr int32_t kAddWritePermOfBroker = 327;
 inline constexpr int32_t kAddBroker = 902;
 inline constexpr int32_t kRemoveBroker = 903;
+// Ours (RocketMQ has no broker-side DLedger admin codes; DLedger's own CLI speaks its RPC port).
+// Sent to a DLedger broker's listenPort: the group's state as JSON; hand leadership to the member
+// named by header `transfereeId` (to the leader).
+inline constexpr int32_t kDLedgerGetGroupStatus = 52101;
+inline constexpr int32_t kDLedgerTransferLeadership = 52102;
+// Tests only (dLegerFaultInjectionEnable=true): header `isolate` true cuts the member off its
+// group's Raft traffic in both directions, false heals it.
+inline constexpr int32_t kDLedgerInjectFault = 52103;
 }  // namespace request_code
 
 namespace response_code {

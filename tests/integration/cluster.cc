@@ -87,8 +87,8 @@ ContainerProcess::ContainerProcess(const std::string& namesrv_addr, std::vector<
     std::ofstream out(broker_config_path(i));
     out << "brokerClusterName=" << cluster_ << "\nbrokerName=" << b.name << "\nbrokerId=" << b.id
         << "\nbrokerRole=" << b.role << "\nflushDiskType=" << b.flush << "\nbrokerIP1=127.0.0.1\nlistenPort=" << b.port
-        << "\nstorePathRootDir=" << dir_ << "/store-" << b.name << "-" << b.id
-        << "\nmappedFileSizeCommitLog=1048576\nregisterNameServerPeriod=2000\n"
+        << "\nstorePathRootDir=" << (b.store_dir.empty() ? dir_ + "/store-" + b.name + "-" + std::to_string(b.id) : b.store_dir)
+        << "\nmappedFileSizeCommitLog=" << b.mapped_file_size_commit_log << "\nregisterNameServerPeriod=2000\n"
         << b.extra << "\n";
     paths += (i ? ":" : "") + broker_config_path(i);
   }
@@ -139,9 +139,9 @@ RemotingCommand make_send_request(const std::string& topic, int32_t queue_id, co
 }
 
 SendOutcome send_message(BlockingClient& c, const std::string& addr, const std::string& topic, int32_t queue_id,
-                         const std::string& body, const std::string& properties) {
+                         const std::string& body, const std::string& properties, int64_t timeout_ms) {
   SendOutcome out;
-  auto r = c.invoke(addr, make_send_request(topic, queue_id, body, properties), 10'000);
+  auto r = c.invoke(addr, make_send_request(topic, queue_id, body, properties), timeout_ms);
   if (!r.ok()) {
     out.remark = r.detail();
     return out;

@@ -35,6 +35,8 @@ struct BrokerSpec {
   std::string flush = "ASYNC_FLUSH";
   int port = 0;  // 0 = pick one
   std::string extra = "";  // more key=value lines
+  int64_t mapped_file_size_commit_log = 1048576;
+  std::string store_dir = "";  // default: <container dir>/store-<name>-<id>
 };
 
 class ContainerProcess {
@@ -71,7 +73,7 @@ struct SendOutcome {
 RemotingCommand make_send_request(const std::string& topic, int32_t queue_id, const std::string& body,
                                   const std::string& properties);
 SendOutcome send_message(BlockingClient& c, const std::string& addr, const std::string& topic, int32_t queue_id,
-                         const std::string& body, const std::string& properties = "");
+                         const std::string& body, const std::string& properties = "", int64_t timeout_ms = 10'000);
 
 struct PullOutcome {
   int32_t code = -1;
