@@ -208,7 +208,18 @@ void DLedgerService::feed(Input in) {
   if (!node_ || broken_) return;
   if (isolated_ && std::holds_alternative<raft::Message>(in)) return;
   inbox_.push_back(std::move(in));
-  pump();
+  schedule_pump();
+}
+
+void DLedgerService::schedule_pump() {
+  if (pump_scheduled_) return;
+  pump_scheduled_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  loop_.at_flush_point([this, alive] {
+    if (alive.expired()) return;
+    pump_scheduled_ = false;
+    pump();
+  });
 }
 
 void DLedgerService::propose(std::vector<std::string> records, store::PutMessageResult base, HostAddress store_host,
@@ -225,7 +236,7 @@ void DLedgerService::propose(std::vector<std::string> records, store::PutMessage
                                   (leader_id().empty() ? std::string("unknown") : leader_id()) + ")");
   }
   proposal_inbox_.emplace_back(std::move(records), std::move(p));
-  pump();
+  schedule_pump();
 }
 
 void DLedgerService::pump() {

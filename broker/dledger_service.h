@@ -6,6 +6,8 @@
 // same data files (it is the store's CommitLogReader).
 //
 // The Ready cycle (raft/node.h) on the loop thread:
+// Inputs (sends, peer messages, ticks) wait for the loop iteration's flush point
+// (EventLoop::at_flush_point) and are fed in one go, so one cycle covers all that arrived together.
 //   1. entries are written into the data files (pwrite into the page cache) and the term/vote file
 //      is replaced when it changed (fsync; rare). The append hook writes each message's own
 //      commit log offset, pos + 48, into its PHYSICALOFFSET field as it lands.
@@ -140,6 +142,9 @@ class DLedgerService final : public store::CommitLogReader {
   void feed(Input in);
   // Runs Ready cycles until the node has nothing more or a persist is in flight.
   void pump();
+  // Inputs of one loop iteration (sends, peer messages, ticks) are fed together at its flush
+  // point: one Ready, one disk write, one push per follower for all of them.
+  void schedule_pump();
   void finish_ready(raft::Ready rd);
   void apply(const std::vector<raft::Entry>& committed);
   void send(const raft::Message& m);
@@ -171,6 +176,7 @@ class DLedgerService final : public store::CommitLogReader {
 
   bool persist_in_flight_ = false;
   bool pumping_ = false;
+  bool pump_scheduled_ = false;
   bool broken_ = false;  // a write failed: the node is stopped (no more Ready cycles)
   std::string broken_reason_;
   std::deque<Input> inbox_;

@@ -62,6 +62,11 @@ EventLoop& EventLoop::of(uv_loop_t* loop) { return *static_cast<EventLoop*>(loop
 
 void EventLoop::flush_point() {
   ++flush_epoch_;
+  while (!deferred_.empty()) {
+    running_deferred_.swap(deferred_);
+    for (auto& fn : running_deferred_) run_guarded("deferred work", fn);
+    running_deferred_.clear();
+  }
   if (to_flush_.empty()) return;
   flushing_.swap(to_flush_);
   for (auto& weak : flushing_)

@@ -66,6 +66,11 @@ class EventLoop {
   // flush at the next one. Loop thread only.
   uint64_t flush_epoch() const { return flush_epoch_; }
   void flush_at_next_point(std::weak_ptr<TcpConnection> conn) { to_flush_.push_back(std::move(conn)); }
+  // Runs fn at the next flush point, before the connections flush (loop thread only): for work that
+  // should see every input of this loop iteration at once (a Raft Ready cycle: one disk write and
+  // one push per follower for all the sends that arrived together) and whose writes should leave
+  // in the same flush. Work deferred by deferred work runs at the same flush point.
+  void at_flush_point(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
   // The EventLoop that owns a uv loop.
   static EventLoop& of(uv_loop_s* loop);
 
@@ -81,6 +86,8 @@ class EventLoop {
   uint64_t flush_epoch_ = 0;
   std::vector<std::weak_ptr<TcpConnection>> to_flush_;
   std::vector<std::weak_ptr<TcpConnection>> flushing_;
+  std::vector<std::function<void()>> deferred_;
+  std::vector<std::function<void()>> running_deferred_;
   // Posted work: a lock-free stack (newest first) that the loop takes whole. Posting threads never
   // wait for the loop, and the loop never sleeps on a lock the posters hold.
   struct PostedTask {

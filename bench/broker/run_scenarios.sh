@@ -19,8 +19,10 @@
 # --namesrv ADDR uses an already running NameServer and broker(s) instead (one row per size,
 #   brokers/flush as configured there; nothing is started or stopped).
 # --roles: "single" = masters alone; ASYNC_MASTER / SYNC_MASTER = each master with a slave (brokerId 1,
-#   SLAVE, same flush type) in the same container, replicating over the HA port; replicated
-#   scenarios run with one broker group only.
+#   SLAVE, same flush type) in the same container, replicating over the HA port; DLEDGER = one
+#   three-member DLedger group, one member per container (three processes, as three machines would
+#   run it), the producer sending to the elected leader; replicated scenarios run with one broker
+#   group only.
 # --null-broker replaces the container with `mqbench nullbroker` processes (in-memory, no disk):
 #   the ceiling set by the client and the machine, and a check of this script without a broker.
 #
@@ -134,6 +136,42 @@ start_brokers() {  # count flush role -> sets broker_pids, cluster
     [ -x "$bin/mqbrokercontainer" ] || { echo "missing $bin/mqbrokercontainer" >&2; exit 1; }
     local dir="$work/container-$flush-$n-$role"
     mkdir -p "$dir"
+    if [ "$role" = DLEDGER ]; then
+      # Member k: broker port 20911 + 100 k (the leader's is not known in advance), Raft port
+      # 40911 + k, container port 19811 + k.
+      local k peers="n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913"
+      for k in 0 1 2; do
+        cat > "$dir/broker-n$k.conf" <<EOF
+brokerClusterName=$cluster
+brokerName=bench-broker-0
+brokerIP1=127.0.0.1
+listenPort=$((broker_port0 + 100 * k))
+storePathRootDir=$dir/store-n$k
+flushDiskType=$flush
+autoCreateTopicEnable=true
+enableDLegerCommitLog=true
+dLegerGroup=bench-broker-0
+dLegerPeers=$peers
+dLegerSelfId=n$k
+EOF
+        printf 'listenPort=%s\nnamesrvAddr=%s\nbrokerConfigPaths=%s\n' $((container_port + k)) "$ns_addr" \
+          "broker-n$k.conf" > "$dir/container-n$k.conf"
+        "$bin/mqbrokercontainer" -c "$dir/container-n$k.conf" > "$dir/container-n$k.log" 2>&1 &
+        broker_pids+=($!)
+        pids+=($!)
+      done
+      for k in 0 1 2; do
+        wait_port 127.0.0.1 $((broker_port0 + 100 * k)) 30 || { log "DLedger member n$k did not listen"; return 1; }
+      done
+      # Election, then the leader's registration as brokerId 0.
+      local i
+      for i in $(seq 1 100); do
+        grep -q "DLedger role change: now SYNC_MASTER" "$dir"/container-n*.log 2>/dev/null && break
+        sleep 0.1
+      done
+      sleep 1
+      return 0
+    fi
     for i in $(seq 0 $((n - 1))); do
       port=$((broker_port0 + 20 * i))
       cat > "$dir/broker-$i.conf" <<EOF
@@ -221,6 +259,7 @@ else
       label="$n broker(s), $flush, $role"
       mode="$flush"
       [ "$role" = single ] || mode="$flush, $role + SLAVE"
+      [ "$role" = DLEDGER ] && mode="$flush, DLedger group of 3"
       start_brokers "$n" "$flush" "$role" || { rows+=("| $n | $mode | - | - | did not start | | | | | | | | |"); stop_brokers; continue; }
       for size in $sizes; do
         topic="BenchTopic_${flush%%_*}_${n}_${role}_${size}"
