@@ -106,6 +106,8 @@ class Broker {
   void register_dledger_processors();
   void on_dledger_role_change(raft::Role role, bool leader_ready, raft::NodeId leader);
   void on_dledger_committed(const store::CommittedRecord& r);
+  // A new leader's hand-over: consumer offsets ahead of its own, from the previous leader's broker.
+  void take_offsets_from(const std::string& addr);
   void propose_send(const RequestContext& ctx, std::vector<std::string> records, store::PutMessageResult base,
                     HostAddress store_host, int32_t queue_id, bool batch, const std::string& uniq_key,
                     const std::string& topic);

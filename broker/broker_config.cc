@@ -103,6 +103,7 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("dLegerMaxWaitAckTimeMs", dledger_max_wait_ack_ms);
   b.bind("dLegerCheckpointIntervalMs", dledger_checkpoint_interval_ms);
   b.bind("dLegerFaultInjectionEnable", dledger_fault_injection_enable);
+  b.bind("dLegerJoinGroup", dledger_join_group);
   // MessageStoreConfig
   b.bind("storePathRootDir", store.store_path_root_dir);
   b.bind("storePathCommitLog", store_path_commit_log);
@@ -354,6 +355,7 @@ std::string BrokerConfig::to_properties() const {
   kv("dLegerCheckpointIntervalMs", std::to_string(dledger_checkpoint_interval_ms));
   kv("dLegerElectionTimeoutMs", std::to_string(dledger_election_timeout_ms));
   kv("dLegerFaultInjectionEnable", b(dledger_fault_injection_enable));
+  kv("dLegerJoinGroup", b(dledger_join_group));
   kv("dLegerGroup", dledger_group);
   kv("dLegerHeartbeatIntervalMs", std::to_string(dledger_heartbeat_interval_ms));
   kv("dLegerMaxWaitAckTimeMs", std::to_string(dledger_max_wait_ack_ms));
@@ -402,7 +404,7 @@ std::string BrokerConfig::update_live(const std::vector<std::pair<std::string, s
       "enableDLegerCommitLog", "dLegerGroup", "dLegerPeers", "dLegerSelfId", "preferredLeaderId",
       "storePathDLedgerCommitLog", "enableBatchPush", "dLegerTickMs", "dLegerHeartbeatIntervalMs",
       "dLegerElectionTimeoutMs", "dLegerMaxWaitAckTimeMs", "dLegerCheckpointIntervalMs",
-      "dLegerFaultInjectionEnable"};
+      "dLegerFaultInjectionEnable", "dLegerJoinGroup"};
   ConfigFile f;
   f.path = "<UPDATE_BROKER_CONFIG>";
   int line = 0;

@@ -93,6 +93,10 @@ struct BrokerConfig {
   // dLegerFaultInjectionEnable: accept the DLEDGER_INJECT_FAULT admin request, which cuts this
   // member off its group's Raft traffic (tests of partitions). Never on in production.
   bool dledger_fault_injection_enable = false;
+  // dLegerJoinGroup: this member joins a running group. Its dLegerPeers lists the group's members
+  // and itself; it starts outside the group (not voting, not campaigning) until the leader adds it
+  // (DLEDGER_CHANGE_MEMBERSHIP addLearner, then promote), and learns everything from the log.
+  bool dledger_join_group = false;
   int64_t dledger_checkpoint_interval_ms = 3000; // dLegerCheckpointIntervalMs
   struct DLedgerPeer {
     std::string id;     // "n0"

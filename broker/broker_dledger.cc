@@ -19,6 +19,7 @@ Result<Unit, std::string> Broker::open_dledger() {
   o.self = config_.dledger_self_node;
   for (const auto& p : config_.dledger_peer_list) o.peers.push_back(DLedgerPeerAddress{p.node, p.id, p.addr()});
   o.preferred_leader = config_.dledger_preferred_node;
+  o.join = config_.dledger_join_group;
   o.dir = config_.dledger_dir();
   o.data_file_size = config_.store.mapped_file_size_commit_log;
   o.sync_flush = config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush;
@@ -59,6 +60,21 @@ void Broker::register_dledger_processors() {
     if (!r.ok()) return ctx.respond_code(response_code::kSystemError, r.detail());
     ctx.respond_code(response_code::kSuccess);
   });
+  server_.register_handler(request_code::kDLedgerChangeMembership, [this](const RequestContext& ctx, RemotingCommand& req) {
+    if (!dledger_) return ctx.respond_code(response_code::kSystemError, "not a DLedger broker");
+    const std::string* type = req.ext_fields.find("changeType");
+    const std::string* id = req.ext_fields.find("memberId");
+    const std::string* addr = req.ext_fields.find("memberAddr");
+    if (!type || !id) return ctx.respond_code(response_code::kSystemError, "changeType and memberId are required");
+    DLedgerService::MembershipOp op;
+    if (*type == "addLearner") op = DLedgerService::MembershipOp::kAddLearner;
+    else if (*type == "promote") op = DLedgerService::MembershipOp::kPromote;
+    else if (*type == "remove") op = DLedgerService::MembershipOp::kRemove;
+    else return ctx.respond_code(response_code::kSystemError, "changeType must be addLearner, promote or remove");
+    auto r = dledger_->change_membership(op, *id, addr ? *addr : std::string());
+    if (!r.ok()) return ctx.respond_code(response_code::kSystemError, r.detail());
+    ctx.respond_code(response_code::kSuccess);
+  });
   server_.register_handler(request_code::kDLedgerInjectFault, [this](const RequestContext& ctx, RemotingCommand& req) {
     if (!dledger_ || !config_.dledger_fault_injection_enable)
       return ctx.respond_code(response_code::kNoPermission, "fault injection is off (dLegerFaultInjectionEnable)");
@@ -74,12 +90,16 @@ void Broker::on_dledger_role_change(raft::Role role, bool leader_ready, raft::No
   if (leader_ready) {
     config_.broker_role = BrokerRole::kSyncMaster;
     config_.broker_id = 0;
+    // Offsets consumers committed on the previous leader since this member's last sync (up to a
+    // second's worth) are taken over, so that a leadership change never rolls a consumer back
+    // (RocketMQ #3210: the preferred leader returned with offsets a whole sync period old).
+    if (!master_addr_.empty() && state_ == BrokerState::kRunning) take_offsets_from(master_addr_);
     master_addr_.clear();
   } else {
     config_.broker_role = BrokerRole::kSlave;
     config_.broker_id = static_cast<int64_t>(std::max<uint32_t>(config_.dledger_self_node + 1, 1));
-    // The leader's broker address comes with the next registration response.
-    if (role == raft::Role::kLeader || leader == raft::kNoNode) master_addr_.clear();
+    // master_addr_ stays until the next registration response names the new leader: during an
+    // election it is the previous leader, whose offsets a new leader takes over.
   }
   if (was_role == config_.broker_role && was_id == config_.broker_id) return;
   log_.info(std::string("DLedger role change: now ") + broker_role_name(config_.broker_role) + ", brokerId " +
@@ -89,6 +109,35 @@ void Broker::on_dledger_role_change(raft::Role role, bool leader_ready, raft::No
   // NameServer keeps one id per address), unless the new leader replaced it first.
   register_with_namesrv(false);
   if (is_slave()) sync_from_master();
+}
+
+void Broker::take_offsets_from(const std::string& addr) {
+  std::weak_ptr<bool> alive = alive_;
+  outer_client_.invoke(addr, RemotingCommand::request(request_code::kGetAllConsumerOffset), 3000,
+                       [this, alive, addr](Result<RemotingCommand, RpcError> r) {
+                         if (alive.expired() || state_ != BrokerState::kRunning) return;
+                         ConsumerOffsetManager previous;
+                         if (!r.ok() || r->code != response_code::kSuccess || !previous.load_json_text(r->body).ok()) {
+                           log_.info("previous leader " + addr + " did not hand over consumer offsets (" +
+                                     (r.ok() ? r->remark.value_or("") : r.detail()) + "); keeping the last synced ones");
+                           return;
+                         }
+                         int taken = 0;
+                         for (const auto& [key, queues] : previous.table()) {
+                           auto at = key.find('@');
+                           const std::string topic = key.substr(0, at), group = key.substr(at + 1);
+                           for (const auto& [queue_id, offset] : queues)
+                             if (offset > offsets_.query(group, topic, queue_id)) {
+                               offsets_.commit(group, topic, queue_id, offset);
+                               ++taken;
+                             }
+                         }
+                         if (taken > 0) {
+                           offsets_.mark_dirty();
+                           persist_metadata();
+                           log_.info("took " + std::to_string(taken) + " newer consumer offsets from the previous leader " + addr);
+                         }
+                       });
 }
 
 void Broker::on_dledger_committed(const store::CommittedRecord& r) {

@@ -37,7 +37,9 @@ DLedgerService::DLedgerService(EventLoop& loop, std::shared_ptr<WorkerPool::Stra
       opt_(std::move(options)),
       cb_(std::move(callbacks)),
       tick_timer_(loop),
-      flush_timer_(loop) {}
+      flush_timer_(loop) {
+  for (const auto& p : opt_.peers) book_[p.node] = p;
+}
 
 DLedgerService::~DLedgerService() {
   shutdown();
@@ -45,9 +47,23 @@ DLedgerService::~DLedgerService() {
 }
 
 const DLedgerPeerAddress* DLedgerService::peer(raft::NodeId n) const {
-  for (const auto& p : opt_.peers)
-    if (p.node == n) return &p;
-  return nullptr;
+  auto it = book_.find(n);
+  return it == book_.end() ? nullptr : &it->second;
+}
+
+void DLedgerService::refresh_address_book() {
+  if (node_->membership_index() == book_membership_index_) return;
+  book_membership_index_ = node_->membership_index();
+  for (const auto& [node, addr] : node_->membership().addresses) {
+    auto& entry = book_[node];
+    if (entry.id.empty()) entry.id = "n" + std::to_string(node);
+    entry.node = node;
+    if (entry.addr != addr) {
+      if (!entry.addr.empty()) log_.info("member " + entry.id + " now at " + addr);
+      entry.addr = addr;
+    }
+  }
+  log_.info("DLedger membership: " + raft::to_string(node_->membership()));
 }
 
 std::string DLedgerService::peer_name(raft::NodeId n) const {
@@ -106,7 +122,11 @@ Result<Unit, std::string> DLedgerService::start(store::MessageStore& store) {
 
   raft::NodeConfig cfg;
   cfg.id = opt_.self;
-  for (const auto& p : opt_.peers) cfg.bootstrap.voters.push_back(p.node);
+  for (const auto& p : opt_.peers) {
+    if (opt_.join && p.node == opt_.self) continue;
+    cfg.bootstrap.voters.push_back(p.node);
+    cfg.bootstrap.addresses[p.node] = p.addr;
+  }
   cfg.bootstrap.normalize();
   cfg.heartbeat_ticks = static_cast<int>(ticks(opt_.heartbeat_interval_ms, opt_.tick_ms));
   cfg.election_ticks = static_cast<int>(ticks(opt_.election_timeout_ms, opt_.tick_ms));
@@ -118,6 +138,7 @@ Result<Unit, std::string> DLedgerService::start(store::MessageStore& store) {
   cfg.max_push_bytes = 256 * 1024;
   const size_t loaded = ps->entries.size();
   node_ = std::make_unique<raft::Node>(cfg, std::move(*ps));
+  refresh_address_book();
 
   RemotingServerOptions so;
   const DLedgerPeerAddress* self = peer(opt_.self);
@@ -249,6 +270,9 @@ void DLedgerService::pump() {
         inbox_.pop_front();
         if (auto* m = std::get_if<raft::Message>(&in)) {
           node_->step(*m);
+        } else if (auto* mr = std::get_if<MembershipRequest>(&in)) {
+          auto r = node_->propose_membership(mr->change);
+          if (!r.ok()) log_.warn(std::string("membership change refused: ") + raft::to_string(r.error().code));
         } else if (auto* t = std::get_if<TransferRequest>(&in)) {
           auto r = node_->transfer_leadership(t->target);
           if (!r.ok()) log_.warn("leadership transfer to " + peer_name(t->target) + " refused: " + raft::to_string(r.error().code));
@@ -319,8 +343,10 @@ void DLedgerService::pump() {
 
 void DLedgerService::finish_ready(raft::Ready rd) {
   for (const auto& m : rd.messages) send(m);
+  // advance() looks only at the last committed index, which applying leaves as it is.
   apply(rd.committed);
   node_->advance(rd);
+  refresh_address_book();
   for (const auto& f : rd.fetches) {
     std::vector<raft::Entry> entries;
     bool ok = true;
@@ -356,8 +382,8 @@ int64_t DLedgerService::pos_of(RaftIndex index) {
   return p.ok() ? *p : -1;
 }
 
-void DLedgerService::apply(const std::vector<raft::Entry>& committed) {
-  for (const auto& e : committed) {
+void DLedgerService::apply(std::vector<raft::Entry>& committed) {
+  for (auto& e : committed) {
     // The send this index belongs to, if this leader proposed it.
     std::shared_ptr<Pending> p;
     if (!pending_.empty()) {
@@ -380,7 +406,8 @@ void DLedgerService::apply(const std::vector<raft::Entry>& committed) {
       return;
     }
     const int64_t offset = pos + 48;
-    std::string record = e.data;
+    // The Ready's copy of the entry is ours to patch as the append hook patched the disk's.
+    std::string& record = e.data;
     if (is_message_record(record.data(), record.size()))
       put_be64(reinterpret_cast<uint8_t*>(record.data()) + kPhysicalOffsetField, static_cast<uint64_t>(offset));
     auto r = store_->dispatch_committed(offset, record);
@@ -513,8 +540,8 @@ void DLedgerService::stop_writes(const std::string& why) {
 Result<Unit, std::string> DLedgerService::transfer_leadership(const std::string& peer_id) {
   if (!node_ || broken_) return make_error(std::string(), "DLedger member not running");
   const DLedgerPeerAddress* target = nullptr;
-  for (const auto& p : opt_.peers)
-    if (p.id == peer_id) target = &p;
+  for (const auto& [n, p] : book_)
+    if (p.id == peer_id && node_->membership().is_voter(n)) target = &p;
   if (!target) return make_error(std::string(), "unknown member " + peer_id);
   if (node_->role() != raft::Role::kLeader) return make_error(std::string(), "not the leader");
   if (target->node == opt_.self) return Unit{};
@@ -526,6 +553,50 @@ Result<Unit, std::string> DLedgerService::transfer_leadership(const std::string&
     inbox_.push_back(Input{TransferRequest{target->node}});
   }
   pump();
+  return Unit{};
+}
+
+Result<Unit, std::string> DLedgerService::change_membership(MembershipOp op, const std::string& peer_id,
+                                                           const std::string& addr) {
+  if (!node_ || broken_) return make_error(std::string(), "DLedger member not running");
+  if (node_->role() != raft::Role::kLeader) return make_error(std::string(), "not the leader (leader: " + leader_id() + ")");
+  auto node = raft::parse_peer_id(peer_id);
+  if (!node) return make_error(std::string(), "bad member id '" + peer_id + "' (letters then digits, e.g. n3)");
+  raft::MembershipChange change{};
+  change.node = *node;
+  switch (op) {
+    case MembershipOp::kAddLearner: {
+      change.type = raft::MembershipChangeType::kAddLearner;
+      std::string host;
+      int port = 0;
+      auto colon = addr.rfind(':');
+      if (colon == std::string::npos || colon == 0 || (port = std::atoi(addr.c_str() + colon + 1)) <= 0 || port > 65535)
+        return make_error(std::string(), "bad member address '" + addr + "' (host:port)");
+      for (const auto& [n, p] : book_)
+        if (p.addr == addr && node_->membership().contains(n))
+          return make_error(std::string(), "address " + addr + " is member " + p.id + "'s");
+      change.address = addr;
+      break;
+    }
+    case MembershipOp::kPromote: change.type = raft::MembershipChangeType::kPromote; break;
+    case MembershipOp::kRemove: change.type = raft::MembershipChangeType::kRemove; break;
+  }
+  if (op == MembershipOp::kAddLearner) {
+    auto& entry = book_[change.node];
+    entry.node = change.node;
+    entry.id = peer_id;
+    entry.addr = addr;
+  }
+  if (persist_in_flight_ || pumping_) {
+    // Between ready() and advance() the core takes no input: the change is proposed after this cycle.
+    inbox_.push_back(Input{MembershipRequest{change}});
+    schedule_pump();
+    return Unit{};
+  }
+  auto r = node_->propose_membership(change);
+  if (!r.ok()) return make_error(std::string(), std::string("membership change refused: ") + raft::to_string(r.error().code));
+  log_.info("membership change proposed at index " + std::to_string(r->value) + ": " + peer_id);
+  schedule_pump();
   return Unit{};
 }
 
@@ -543,10 +614,14 @@ nlohmann::json DLedgerService::status_json() const {
   if (isolated_) j["isolated"] = true;
   if (broken_) j["stoppedBecause"] = broken_reason_;
   nlohmann::json members = nlohmann::json::array();
-  for (const auto& p : opt_.peers) {
-    nlohmann::json m{{"id", p.id}, {"addr", p.addr}, {"voter", node_->membership().is_voter(p.node)}};
+  const raft::Membership& ms = node_->membership();
+  for (raft::NodeId n : ms.members()) {
+    const DLedgerPeerAddress* p = peer(n);
+    nlohmann::json m{{"id", p ? p->id : "n" + std::to_string(n)},
+                     {"addr", p ? p->addr : std::string()},
+                     {"voter", ms.is_voter(n)}};
     if (node_->role() == raft::Role::kLeader) {
-      auto match = p.node == opt_.self ? std::optional<RaftIndex>(node_->last_index()) : node_->match_of(p.node);
+      auto match = n == opt_.self ? std::optional<RaftIndex>(node_->last_index()) : node_->match_of(n);
       if (match) {
         m["matchIndex"] = match->value;
         m["lag"] = node_->last_index().value - match->value;
@@ -554,6 +629,7 @@ nlohmann::json DLedgerService::status_json() const {
     }
     members.push_back(std::move(m));
   }
+  j["member"] = ms.contains(opt_.self);
   j["members"] = std::move(members);
   return j;
 }

@@ -62,6 +62,9 @@ struct DLedgerOptions {
   std::string group;
   raft::NodeId self = raft::kNoNode;
   std::vector<DLedgerPeerAddress> peers;  // self included
+  // Joining a running group: the bootstrap membership is `peers` without self, and this member
+  // waits until the leader adds it.
+  bool join = false;
   raft::NodeId preferred_leader = raft::kNoNode;
   std::string dir;  // dledger-<selfId>
   int64_t data_file_size = int64_t{1} << 30;
@@ -114,6 +117,10 @@ class DLedgerService final : public store::CommitLogReader {
   nlohmann::json status_json() const;
   // Admin: hand leadership to a member (leader only).
   Result<Unit, std::string> transfer_leadership(const std::string& peer_id);
+  // Admin, leader only: add a member as a learner (it catches up without voting), promote a
+  // caught-up learner to voter, or remove a member. One change at a time.
+  enum class MembershipOp { kAddLearner, kPromote, kRemove };
+  Result<Unit, std::string> change_membership(MembershipOp op, const std::string& peer_id, const std::string& addr);
   // Fault injection: drop every Raft message to and from the other members (a partition).
   void set_isolated(bool isolated);
   bool isolated() const { return isolated_; }
@@ -135,7 +142,10 @@ class DLedgerService final : public store::CommitLogReader {
   struct TransferRequest {
     raft::NodeId target;
   };
-  using Input = std::variant<raft::Message, int /*tick*/, TransferRequest>;
+  struct MembershipRequest {
+    raft::MembershipChange change;
+  };
+  using Input = std::variant<raft::Message, int /*tick*/, TransferRequest, MembershipRequest>;
 
   void on_tick();
   void on_peer_message(raft::Message m);
@@ -146,7 +156,7 @@ class DLedgerService final : public store::CommitLogReader {
   // point: one Ready, one disk write, one push per follower for all of them.
   void schedule_pump();
   void finish_ready(raft::Ready rd);
-  void apply(const std::vector<raft::Entry>& committed);
+  void apply(std::vector<raft::Entry>& committed);
   void send(const raft::Message& m);
   void check_role();
   void expire_pending();
@@ -157,6 +167,8 @@ class DLedgerService final : public store::CommitLogReader {
   int64_t pos_of(RaftIndex index);
   std::string peer_name(raft::NodeId n) const;
   const DLedgerPeerAddress* peer(raft::NodeId n) const;
+  // Takes member addresses from the membership in force (a member added at run time).
+  void refresh_address_book();
 
   EventLoop& loop_;
   std::shared_ptr<WorkerPool::Strand> strand_;
@@ -165,6 +177,10 @@ class DLedgerService final : public store::CommitLogReader {
   Logger log_;
   DLedgerOptions opt_;
   Callbacks cb_;
+  // Every member this node knows how to reach: the configured peers plus members added through
+  // the log (Membership::addresses).
+  std::map<raft::NodeId, DLedgerPeerAddress> book_;
+  RaftIndex book_membership_index_{-1};
 
   std::unique_ptr<raft::DiskLog> disk_log_;
   std::unique_ptr<raft::Node> node_;

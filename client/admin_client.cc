@@ -311,6 +311,17 @@ ClientResult<Unit> AdminClient::dledger_transfer_leadership(const std::string& b
   return Unit{};
 }
 
+ClientResult<Unit> AdminClient::dledger_change_membership(const std::string& broker_addr, const std::string& change_type,
+                                                         const std::string& member_id, const std::string& member_addr) {
+  RemotingCommand req = RemotingCommand::request(request_code::kDLedgerChangeMembership);
+  req.ext_fields.set("changeType", change_type);
+  req.ext_fields.set("memberId", member_id);
+  if (!member_addr.empty()) req.ext_fields.set("memberAddr", member_addr);
+  auto r = call(broker_addr, req);
+  if (!r.ok()) return r.error();
+  return Unit{};
+}
+
 ClientResult<Unit> AdminClient::add_broker(const std::string& container_addr, const std::string& config_path) {
   RemotingCommand req = RemotingCommand::request(request_code::kAddBroker);
   req.ext_fields.set("configPath", config_path);

@@ -74,6 +74,10 @@ class AdminClient {
   ClientResult<std::string> dledger_group_status(const std::string& broker_addr);
   // Asks the leader at broker_addr to hand leadership to member `peer_id` ("n1").
   ClientResult<Unit> dledger_transfer_leadership(const std::string& broker_addr, const std::string& peer_id);
+  // Asks the leader at broker_addr for a membership change: change_type addLearner (with
+  // member_addr, the new member's Raft host:port), promote or remove.
+  ClientResult<Unit> dledger_change_membership(const std::string& broker_addr, const std::string& change_type,
+                                               const std::string& member_id, const std::string& member_addr = "");
   ClientResult<Unit> add_broker(const std::string& container_addr, const std::string& config_path);
   ClientResult<Unit> remove_broker(const std::string& container_addr, const std::string& cluster,
                                    const std::string& broker_name, int64_t broker_id);

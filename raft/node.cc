@@ -873,6 +873,7 @@ Result<RaftIndex, ProposeError> Node::propose_membership(MembershipChange change
       if (change.node == kNoNode || next.contains(change.node))
         return make_error(ProposeError::kInvalidArgument, "already a member");
       next.learners.push_back(change.node);
+      if (!change.address.empty()) next.addresses[change.node] = change.address;
       break;
     case MembershipChangeType::kPromote: {
       if (!next.is_learner(change.node))

@@ -27,6 +27,7 @@ void Membership::normalize() {
   learners.erase(std::unique(learners.begin(), learners.end()), learners.end());
   // A voter listed as a learner too is a voter.
   std::erase_if(learners, [&](NodeId id) { return is_voter(id); });
+  std::erase_if(addresses, [&](const auto& a) { return !contains(a.first); });
 }
 
 std::string Membership::encode() const {
@@ -37,12 +38,22 @@ std::string Membership::encode() const {
   for (NodeId v : voters) w.u32(v);
   w.u32(static_cast<uint32_t>(learners.size()));
   for (NodeId l : learners) w.u32(l);
+  if (!addresses.empty()) {
+    out[0] = 2;
+    w.u32(static_cast<uint32_t>(addresses.size()));
+    for (const auto& [id, addr] : addresses) {
+      w.u32(id);
+      w.u16(static_cast<uint16_t>(std::min<size_t>(addr.size(), 0xFFFF)));
+      w.raw(std::string_view(addr).substr(0, 0xFFFF));
+    }
+  }
   return out;
 }
 
 std::optional<Membership> Membership::decode(std::string_view bytes) {
   ByteReader r(bytes);
-  if (r.u8() != 1) return std::nullopt;
+  const uint8_t version = r.u8();
+  if (version != 1 && version != 2) return std::nullopt;
   Membership m;
   uint32_t nv = r.u32();
   if (!r.ok() || nv > r.remaining() / 4) return std::nullopt;
@@ -50,6 +61,16 @@ std::optional<Membership> Membership::decode(std::string_view bytes) {
   uint32_t nl = r.u32();
   if (!r.ok() || nl > r.remaining() / 4) return std::nullopt;
   for (uint32_t i = 0; i < nl; ++i) m.learners.push_back(r.u32());
+  if (version == 2) {
+    uint32_t na = r.u32();
+    if (!r.ok() || na == 0 || na > r.remaining() / 6) return std::nullopt;
+    for (uint32_t i = 0; i < na; ++i) {
+      NodeId id = r.u32();
+      uint16_t len = r.u16();
+      std::string_view a = r.bytes(len);
+      if (!r.ok() || !m.addresses.emplace(id, std::string(a)).second) return std::nullopt;
+    }
+  }
   if (!r.ok() || r.remaining() != 0) return std::nullopt;
   Membership sorted = m;
   sorted.normalize();

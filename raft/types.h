@@ -9,6 +9,7 @@
 // kNoNode marks "no vote" and "no known leader".
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,10 @@ struct HardState {
 struct Membership {
   std::vector<NodeId> voters;
   std::vector<NodeId> learners;
+  // Where members listen (host:port of their Raft port), when the glue keeps addresses in the log
+  // (a DLedger broker does, so that a member added at run time is reachable by every later
+  // leader); the core never reads them. Only members have entries (normalize() drops others).
+  std::map<NodeId, std::string> addresses;
 
   bool is_voter(NodeId id) const;
   bool is_learner(NodeId id) const;
@@ -68,8 +73,9 @@ struct Membership {
   std::vector<NodeId> members() const;
   void normalize();
 
-  // Encoding carried in a kMembership entry: u8 version(1) | u32 nvoters | u32 ids... |
-  // u32 nlearners | u32 ids...
+  // Encoding carried in a kMembership entry: u8 version | u32 nvoters | u32 ids... |
+  // u32 nlearners | u32 ids..., then with version 2 (written only when there are addresses):
+  // u32 naddresses | (u32 id | u16 length | bytes)...
   std::string encode() const;
   static std::optional<Membership> decode(std::string_view bytes);
 
@@ -87,6 +93,7 @@ enum class MembershipChangeType : uint8_t {
 struct MembershipChange {
   MembershipChangeType type;
   NodeId node;
+  std::string address;  // kAddLearner: where the new member listens (kept in Membership::addresses)
 };
 
 std::string to_string(const Membership& m);

@@ -76,10 +76,10 @@ NamesrvProcess::NamesrvProcess(int listen_port) {
 }
 
 ContainerProcess::ContainerProcess(const std::string& namesrv_addr, std::vector<BrokerSpec> brokers, const std::string& dir,
-                                   const std::string& cluster)
+                                   const std::string& cluster, int admin_port)
     : namesrv_(namesrv_addr), brokers_(std::move(brokers)), dir_(dir), cluster_(cluster) {
   std::filesystem::create_directories(dir_);
-  admin_port_ = free_port();
+  admin_port_ = admin_port > 0 ? admin_port : free_port();
   std::string paths;
   for (size_t i = 0; i < brokers_.size(); ++i) {
     auto& b = brokers_[i];

@@ -41,8 +41,9 @@ struct BrokerSpec {
 
 class ContainerProcess {
  public:
+  // admin_port 0: picked here.
   ContainerProcess(const std::string& namesrv_addr, std::vector<BrokerSpec> brokers, const std::string& dir,
-                   const std::string& cluster = "TestCluster");
+                   const std::string& cluster = "TestCluster", int admin_port = 0);
   // Starts (or restarts) the process and waits until it says it booted.
   bool start(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   void kill9();

@@ -1,5 +1,7 @@
 #include "dledger_cluster.h"
 
+#include <set>
+
 #include "codec/codes.h"
 
 namespace mq::test {
@@ -9,19 +11,36 @@ using namespace std::chrono_literals;
 DLedgerCluster::DLedgerCluster(const std::string& flush, const std::string& more, const std::string& group,
                                const std::string& cluster, const std::vector<std::string>& store_dirs,
                                int64_t mapped_file_size) {
+  // Broker ports first (each with its fast and HA ports), then Raft and container ports none of
+  // them uses: nothing is bound yet, so the probes alone cannot tell them apart.
+  std::vector<int> broker_ports;
+  std::set<int> taken;
+  for (int i = 0; i < 3; ++i) {
+    int p = free_broker_port();
+    while (taken.count(p) || taken.count(p - 2) || taken.count(p + 1)) p = free_broker_port();
+    broker_ports.push_back(p);
+    taken.insert({p - 2, p, p + 1});
+  }
+  auto another_port = [&] {
+    int p = free_port();
+    while (taken.count(p)) p = free_port();
+    taken.insert(p);
+    return p;
+  };
   std::string peers;
   for (int i = 0; i < 3; ++i) {
-    raft_ports.push_back(free_port());
-    peers += (i ? ";" : "") + std::string("n") + std::to_string(i) + "-127.0.0.1:" + std::to_string(raft_ports.back());
+    int p = another_port();
+    raft_ports.push_back(p);
+    peers += (i ? ";" : "") + std::string("n") + std::to_string(i) + "-127.0.0.1:" + std::to_string(p);
   }
   for (int i = 0; i < 3; ++i) {
-    BrokerSpec b{group, i, "ASYNC_MASTER", flush, 0,
+    BrokerSpec b{group, i, "ASYNC_MASTER", flush, broker_ports[static_cast<size_t>(i)],
                  "enableDLegerCommitLog=true\ndLegerGroup=" + group + "\ndLegerPeers=" + peers + "\ndLegerSelfId=n" +
                      std::to_string(i) + "\n" + more};
     b.mapped_file_size_commit_log = mapped_file_size;
     if (!store_dirs.empty()) b.store_dir = store_dirs[static_cast<size_t>(i)];
     nodes.push_back(std::make_unique<ContainerProcess>(ns.addr(), std::vector<BrokerSpec>{b},
-                                                       dir.file("n" + std::to_string(i)), cluster));
+                                                       dir.file("n" + std::to_string(i)), cluster, another_port()));
   }
 }
 

@@ -9,6 +9,7 @@
 //    manifest, keeps its consumer offsets, and takes new messages.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -66,12 +67,15 @@ std::string body_of_record(const std::string& record) {
 // body is stored twice; every member serves the same records. Returns the leader's queues.
 std::vector<std::map<int64_t, std::pair<int64_t, std::string>>> verify_group(AdminClient& admin, DLedgerCluster& c,
                                                                              const std::string& topic, int queues,
-                                                                             const std::vector<Ack>& acks) {
+                                                                             const std::vector<Ack>& acks,
+                                                                             std::vector<size_t> members = {0, 1, 2}) {
   BlockingClient client;
   // Every member converges on the same log.
   REQUIRE_MESSAGE(wait_until([&] {
-    int64_t a0 = applied_index(admin, *c.nodes[0]);
-    return a0 > 0 && applied_index(admin, *c.nodes[1]) == a0 && applied_index(admin, *c.nodes[2]) == a0;
+    int64_t a0 = applied_index(admin, *c.nodes[members[0]]);
+    for (size_t m : members)
+      if (applied_index(admin, *c.nodes[m]) != a0) return false;
+    return a0 > 0;
   }, 30s), "members did not converge");
   const int leader = find_leader(admin, c);
   REQUIRE(leader >= 0);
@@ -108,7 +112,7 @@ std::vector<std::map<int64_t, std::pair<int64_t, std::string>>> verify_group(Adm
     }
   CHECK(records >= acks.size());
   // Every member serves the same bytes (followers read committed data like slaves).
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i : members) {
     if (static_cast<int>(i) == leader) continue;
     for (int32_t q = 0; q < queues; ++q)
       CHECK_MESSAGE(read_queue(client, c.addr(i), topic, q) == on_leader[static_cast<size_t>(q)],
@@ -188,8 +192,15 @@ TEST_CASE("DLedger group: leadership transfer to a named member while sends run,
     int leader = find_leader(admin, c);
     REQUIRE(leader >= 0);
     int target = (leader + 1) % 3;
-    auto r = admin.dledger_transfer_leadership(c.addr(static_cast<size_t>(leader)), "n" + std::to_string(target));
-    REQUIRE_MESSAGE(r.ok(), r.detail());
+    const std::string target_id = "n" + std::to_string(target);
+    if (round == 0) {
+      auto r = admin.dledger_transfer_leadership(c.addr(static_cast<size_t>(leader)), target_id);
+      REQUIRE_MESSAGE(r.ok(), r.detail());
+    } else {
+      // The operator's way: mqadmin, finding the leader through the NameServer.
+      auto r = run_command({binary("mqadmin"), "dledgerTransferLeader", "-n", c.ns.addr(), "-g", "dl-a", "-i", target_id});
+      REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    }
     REQUIRE_MESSAGE(wait_until([&] { return find_leader(admin, c) == target; }, 15s),
                     "n" << target << " did not take over from n" << leader);
     const size_t at = sender.acked();
@@ -197,6 +208,12 @@ TEST_CASE("DLedger group: leadership transfer to a named member while sends run,
   }
   sender.stop();
   verify_group(admin, c, "DLTransfer", 2, sender.acks());
+  // mqadmin dledgerStatus shows the group as the leader sees it: three voters, none lagging far.
+  const int leader = find_leader(admin, c);
+  auto st = run_command({binary("mqadmin"), "dledgerStatus", "-b", c.addr(static_cast<size_t>(leader))});
+  REQUIRE_MESSAGE(st.exit_code == 0, st.output);
+  CHECK_MESSAGE(st.output.find("role leader") != std::string::npos, st.output);
+  for (const char* id : {"n0 ", "n1 ", "n2 "}) CHECK_MESSAGE(st.output.find(id) != std::string::npos, st.output);
   for (auto& n : c.nodes) CHECK(n->stop() == 0);
 }
 
@@ -240,6 +257,120 @@ TEST_CASE("DLedger group: a leader cut off from its group stops acknowledging; a
     for (const auto& [off, rec] : q)
       CHECK_MESSAGE(body_of_record(rec.second).rfind("to-the-minority-", 0) != 0,
                     "an entry of the cut-off leader was committed at offset " << off);
+  for (auto& n : c.nodes) CHECK(n->stop() == 0);
+}
+
+TEST_CASE("DLedger group: a member added at run time catches up as a learner, is promoted, and a member is removed, while sends run") {
+  DLedgerCluster c;
+  for (auto& n : c.nodes) REQUIRE_MESSAGE(n->start(), n->proc().output());
+  AdminClient admin(c.ns.addr());
+  REQUIRE(wait_until([&] { return find_leader(admin, c) >= 0; }, 20s));
+  // n3 joins: its file names the group's members and itself, and says it joins.
+  int port3 = free_port();
+  while (std::count(c.raft_ports.begin(), c.raft_ports.end(), port3)) port3 = free_port();
+  std::string peers;
+  for (int i = 0; i < 3; ++i) peers += "n" + std::to_string(i) + "-127.0.0.1:" + std::to_string(c.raft_ports[static_cast<size_t>(i)]) + ";";
+  const std::string addr3 = "127.0.0.1:" + std::to_string(port3);
+  BrokerSpec spec{"dl-a", 3, "ASYNC_MASTER", "ASYNC_FLUSH", 0,
+                  "enableDLegerCommitLog=true\ndLegerGroup=dl-a\ndLegerPeers=" + peers + "n3-" + addr3 +
+                      "\ndLegerSelfId=n3\ndLegerJoinGroup=true\n"};
+  c.nodes.push_back(std::make_unique<ContainerProcess>(c.ns.addr(), std::vector<BrokerSpec>{spec}, c.dir.file("n3"), "TestCluster"));
+  Sender sender(c, "DLMembers", 2);
+  REQUIRE(wait_until([&] { return sender.acked() >= 300; }, 30s));
+  REQUIRE_MESSAGE(c.nodes[3]->start(), c.nodes[3]->proc().output());
+  CHECK_FALSE(dledger_status(admin, *c.nodes[3]).value("member", true));
+  auto leader_addr = [&] {
+    int l = find_leader(admin, c);
+    return l < 0 ? std::string() : c.addr(static_cast<size_t>(l));
+  };
+  auto r = admin.dledger_change_membership(leader_addr(), "addLearner", "n3", addr3);
+  REQUIRE_MESSAGE(r.ok(), r.detail());
+  // The learner catches up without voting, then is promoted (refused while it lags).
+  REQUIRE_MESSAGE(wait_until([&] {
+    int l = find_leader(admin, c);
+    if (l < 0) return false;
+    int64_t a = applied_index(admin, *c.nodes[static_cast<size_t>(l)]);
+    return dledger_status(admin, *c.nodes[3]).value("member", false) && applied_index(admin, *c.nodes[3]) >= a - 20;
+  }, 30s), c.nodes[3]->proc().output());
+  REQUIRE_MESSAGE(wait_until([&] { return admin.dledger_change_membership(leader_addr(), "promote", "n3").ok(); }, 15s),
+                  "promotion of n3 refused");
+  auto voters = [&](ContainerProcess& n) {
+    std::set<std::string> out;
+    auto s = dledger_status(admin, n);
+    if (s.is_object())
+      for (const auto& m : s["members"])
+        if (m.value("voter", false)) out.insert(m.value("id", ""));
+    return out;
+  };
+  REQUIRE(wait_until([&] { return voters(*c.nodes[3]) == std::set<std::string>{"n0", "n1", "n2", "n3"}; }, 15s));
+  // Remove a follower other than n3 (one change at a time: retried until the promotion committed).
+  int leader = find_leader(admin, c);
+  REQUIRE(leader >= 0);
+  size_t gone = leader == 2 ? 1 : 2;
+  const std::string gone_id = "n" + std::to_string(gone);
+  REQUIRE_MESSAGE(wait_until([&] { return admin.dledger_change_membership(leader_addr(), "remove", gone_id).ok(); }, 15s),
+                  "removal of " << gone_id << " refused");
+  std::set<std::string> remaining{"n0", "n1", "n2", "n3"};
+  remaining.erase(gone_id);
+  REQUIRE(wait_until([&] { return voters(*c.nodes[3]) == remaining; }, 15s));
+  const size_t at = sender.acked();
+  REQUIRE(wait_until([&] { return sender.acked() >= at + 300; }, 30s));
+  sender.stop();
+  std::vector<size_t> members;
+  for (size_t i = 0; i < 4; ++i)
+    if (i != gone) members.push_back(i);
+  verify_group(admin, c, "DLMembers", 2, sender.acks(), members);
+  for (auto& n : c.nodes) CHECK(n->stop() == 0);
+}
+
+TEST_CASE("DLedger group: the preferred leader takes leadership back once caught up, and consumer offsets never roll back") {
+  DLedgerCluster c("ASYNC_FLUSH", "preferredLeaderId=n0\n");
+  for (auto& n : c.nodes) REQUIRE_MESSAGE(n->start(), n->proc().output());
+  AdminClient admin(c.ns.addr());
+  REQUIRE_MESSAGE(wait_until([&] { return find_leader(admin, c) == 0; }, 20s), "n0 never led");
+  Sender sender(c, "DLPreferred", 2);
+  REQUIRE(wait_until([&] { return sender.acked() >= 200; }, 30s));
+  BlockingClient client;
+  auto commit = [&](size_t member, int64_t offset) {
+    RemotingCommand req = RemotingCommand::request(request_code::kUpdateConsumerOffset);
+    req.ext_fields.set("consumerGroup", std::string("dl_group"));
+    req.ext_fields.set("topic", std::string("DLPreferred"));
+    req.ext_fields.set("queueId", int32_t{0});
+    req.ext_fields.set("commitOffset", offset);
+    auto r = client.invoke(c.addr(member), std::move(req), 3000);
+    if (!r.ok()) r = client.invoke(c.addr(member), std::move(req), 3000);  // a connection from before a kill
+    return r.ok() && r->code == rc::kSuccess;
+  };
+  auto query = [&](size_t member) -> int64_t {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      RemotingCommand req = RemotingCommand::request(request_code::kQueryConsumerOffset);
+      req.ext_fields.set("consumerGroup", std::string("dl_group"));
+      req.ext_fields.set("topic", std::string("DLPreferred"));
+      req.ext_fields.set("queueId", int32_t{0});
+      auto r = client.invoke(c.addr(member), std::move(req), 3000);
+      if (r.ok()) return r->code == rc::kSuccess ? HeaderReader(r->ext_fields).i64_or("offset", -1) : -1;
+    }
+    return -1;
+  };
+  REQUIRE(commit(0, 10));
+  // Followers copy offsets from the leader every second.
+  REQUIRE(wait_until([&] { return query(1) == 10 && query(2) == 10; }, 10s));
+  c.nodes[0]->kill9();
+  REQUIRE(wait_until([&] { return find_leader(admin, c, 0) >= 0; }, 15s));
+  const size_t interim = static_cast<size_t>(find_leader(admin, c, 0));
+  CHECK(query(interim) == 10);
+  REQUIRE(commit(interim, 20));
+  // n0 returns, catches up and takes leadership back; the offset committed on the interim leader
+  // comes with it (not the one it had before its crash).
+  REQUIRE_MESSAGE(c.nodes[0]->start(), c.nodes[0]->proc().output());
+  REQUIRE_MESSAGE(wait_until([&] { return find_leader(admin, c) == 0; }, 30s), "n0 did not take leadership back");
+  c.nodes[0]->proc().wait_for_line("(never printed)", 300ms);
+  CHECK_MESSAGE(query(0) == 20, c.nodes[0]->proc().output());
+  const size_t at = sender.acked();
+  REQUIRE(wait_until([&] { return sender.acked() >= at + 200; }, 30s));
+  CHECK(query(0) == 20);
+  sender.stop();
+  verify_group(admin, c, "DLPreferred", 2, sender.acks());
   for (auto& n : c.nodes) CHECK(n->stop() == 0);
 }
 

@@ -587,6 +587,68 @@ int remove_broker(std::map<std::string, std::string>& args, bool) {
   return 0;
 }
 
+// A DLedger group's member to ask: -b brokerAddr, or the current leader of -g brokerName (the
+// NameServer's brokerId 0 of that name).
+std::string dledger_target(std::map<std::string, std::string>& args, std::string& error) {
+  if (args.count("b")) return args["b"];
+  if (!args.count("g")) {
+    error = "give -b brokerAddr or -g brokerName (with -n)";
+    return {};
+  }
+  AdminClient admin(namesrv_of(args));
+  auto r = admin.master_addr_of_broker(args["g"]);
+  if (!r.ok()) error = "no leader of " + args["g"] + " in the NameServer: " + r.detail();
+  return r.ok() ? *r : std::string();
+}
+
+int dledger_status(std::map<std::string, std::string>& args, bool json_out) {
+  std::string error, addr = dledger_target(args, error);
+  if (addr.empty()) return fail("dledgerStatus: " + error);
+  AdminClient admin("");
+  auto s = admin.dledger_group_status(addr);
+  if (!s.ok()) return fail("dledgerStatus: " + s.detail());
+  auto j = json::parse(*s, nullptr, false);
+  if (j.is_discarded()) return fail("dledgerStatus: bad status body");
+  if (json_out) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("group %s, asked %s (%s): role %s, term %lld, leader %s, commit %lld, applied %lld, last %lld\n",
+              j.value("group", "").c_str(), j.value("selfId", "").c_str(), addr.c_str(), j.value("role", "").c_str(),
+              static_cast<long long>(j.value("term", int64_t{0})), j.value("leaderId", "").c_str(),
+              static_cast<long long>(j.value("commitIndex", int64_t{0})),
+              static_cast<long long>(j.value("appliedIndex", int64_t{0})),
+              static_cast<long long>(j.value("lastIndex", int64_t{0})));
+  std::printf("%-8s %-24s %-8s %-12s %s\n", "#Member", "#RaftAddr", "#Voter", "#MatchIndex", "#Lag");
+  for (const auto& m : j["members"]) {
+    std::string match = m.contains("matchIndex") ? std::to_string(m["matchIndex"].get<int64_t>()) : "-";
+    std::string lag = m.contains("lag") ? std::to_string(m["lag"].get<int64_t>()) : "-";
+    std::printf("%-8s %-24s %-8s %-12s %s\n", m.value("id", "").c_str(), m.value("addr", "").c_str(),
+                m.value("voter", false) ? "true" : "false", match.c_str(), lag.c_str());
+  }
+  return 0;
+}
+
+int dledger_transfer(std::map<std::string, std::string>& args, bool) {
+  std::string error, addr = dledger_target(args, error);
+  if (addr.empty()) return fail("dledgerTransferLeader: " + error);
+  AdminClient admin("");
+  auto r = admin.dledger_transfer_leadership(addr, args["i"]);
+  if (!r.ok()) return fail("dledgerTransferLeader: " + r.detail());
+  std::printf("leadership transfer to %s requested at %s\n", args["i"].c_str(), addr.c_str());
+  return 0;
+}
+
+int dledger_change(const char* name, const char* change, std::map<std::string, std::string>& args) {
+  std::string error, addr = dledger_target(args, error);
+  if (addr.empty()) return fail(std::string(name) + ": " + error);
+  AdminClient admin("");
+  auto r = admin.dledger_change_membership(addr, change, args["i"], args.count("a") ? args["a"] : std::string());
+  if (!r.ok()) return fail(std::string(name) + ": " + r.detail());
+  std::printf("%s %s: proposed at %s\n", name, args["i"].c_str(), addr.c_str());
+  return 0;
+}
+
 std::vector<Command> commands() {
   return {
       {"clusterList", "List the brokers of every cluster", with_common({}), cluster_list},
@@ -672,6 +734,31 @@ std::vector<Command> commands() {
        with_common({{"c", "brokerContainerAddr", true, true, "container address ip:port"},
                     {"b", "brokerIdentity", true, true, "clusterName:brokerName:brokerId"}}),
        remove_broker},
+      {"dledgerStatus", "A DLedger group as one member sees it: role, term, leader, members, match index, lag",
+       with_common({{"b", "brokerAddr", true, false, "a member's broker address ip:port"},
+                    {"g", "brokerName", true, false, "the group's brokerName (asks its leader)"}}),
+       dledger_status},
+      {"dledgerTransferLeader", "Hand a DLedger group's leadership to a member",
+       with_common({{"b", "brokerAddr", true, false, "the leader's broker address ip:port"},
+                    {"g", "brokerName", true, false, "the group's brokerName (asks its leader)"},
+                    {"i", "memberId", true, true, "the member to lead, e.g. n1"}}),
+       dledger_transfer},
+      {"dledgerAddMember", "Add a member to a DLedger group as a learner (it catches up without voting)",
+       with_common({{"b", "brokerAddr", true, false, "the leader's broker address ip:port"},
+                    {"g", "brokerName", true, false, "the group's brokerName (asks its leader)"},
+                    {"i", "memberId", true, true, "the new member's dLegerSelfId, e.g. n3"},
+                    {"a", "memberAddr", true, true, "its Raft address host:port (its dLegerPeers entry)"}}),
+       [](std::map<std::string, std::string>& a, bool) { return dledger_change("dledgerAddMember", "addLearner", a); }},
+      {"dledgerPromoteMember", "Make a caught-up learner of a DLedger group a voter",
+       with_common({{"b", "brokerAddr", true, false, "the leader's broker address ip:port"},
+                    {"g", "brokerName", true, false, "the group's brokerName (asks its leader)"},
+                    {"i", "memberId", true, true, "the learner, e.g. n3"}}),
+       [](std::map<std::string, std::string>& a, bool) { return dledger_change("dledgerPromoteMember", "promote", a); }},
+      {"dledgerRemoveMember", "Remove a member from a DLedger group",
+       with_common({{"b", "brokerAddr", true, false, "the leader's broker address ip:port"},
+                    {"g", "brokerName", true, false, "the group's brokerName (asks its leader)"},
+                    {"i", "memberId", true, true, "the member to remove, e.g. n2"}}),
+       [](std::map<std::string, std::string>& a, bool) { return dledger_change("dledgerRemoveMember", "remove", a); }},
       {"deleteKvConfig", "Delete a KV config entry",
        with_common({{"s", "namespace", true, true, "namespace"}, {"k", "key", true, true, "key"}}), delete_kv_config},
   };
@@ -738,7 +825,8 @@ int main(int argc, char** argv) {
     }
   }
   static const std::set<std::string> kNoNamesrv = {"containerStatus", "addBroker", "removeBroker", "queryMsgById"};
-  if (namesrv_of(args).empty() && !kNoNamesrv.count(cmd->name)) {
+  const bool dledger_by_addr = cmd->name.rfind("dledger", 0) == 0 && args.count("b");
+  if (namesrv_of(args).empty() && !kNoNamesrv.count(cmd->name) && !dledger_by_addr) {
     std::fprintf(stderr, "mqadmin %s: no NameServer address: pass -n host:port or set NAMESRV_ADDR\n", cmd->name.c_str());
     return 2;
   }
