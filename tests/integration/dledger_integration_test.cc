@@ -374,6 +374,91 @@ TEST_CASE("DLedger group: the preferred leader takes leadership back once caught
   for (auto& n : c.nodes) CHECK(n->stop() == 0);
 }
 
+TEST_CASE("Cross-deployment: three containers carry one DLedger leader each, beside a master and a slave; a DLedger member is hot-added") {
+  NamesrvProcess ns;
+  TempDir dir;
+  // Ports: for each (machine m, group g) a broker port; for each group three Raft ports.
+  std::set<int> taken;
+  auto port = [&](bool broker) {
+    while (true) {
+      int p = broker ? free_broker_port() : free_port();
+      if (taken.count(p) || (broker && (taken.count(p - 2) || taken.count(p + 1)))) continue;
+      taken.insert(p);
+      if (broker) taken.insert({p - 2, p + 1});
+      return p;
+    }
+  };
+  const std::vector<std::string> groups = {"x-a", "x-b", "x-c"};
+  std::map<std::string, std::string> peers;
+  for (const auto& g : groups)
+    for (int m = 0; m < 3; ++m)
+      peers[g] += (m ? ";n" : "n") + std::to_string(m) + "-127.0.0.1:" + std::to_string(port(false));
+  std::vector<std::vector<BrokerSpec>> specs(3);
+  for (int m = 0; m < 3; ++m)
+    for (size_t g = 0; g < groups.size(); ++g)
+      specs[static_cast<size_t>(m)].push_back(
+          BrokerSpec{groups[g], m, "ASYNC_MASTER", "ASYNC_FLUSH", port(true),
+                     "enableDLegerCommitLog=true\ndLegerPeers=" + peers[groups[g]] + "\ndLegerSelfId=n" +
+                         std::to_string(m) + "\npreferredLeaderId=n" + std::to_string(g) + "\n"});
+  // Machine 0 also hosts a plain master, machine 1 its slave.
+  specs[0].push_back(BrokerSpec{"plain-m", 0, "ASYNC_MASTER", "ASYNC_FLUSH", port(true), ""});
+  specs[1].push_back(BrokerSpec{"plain-m", 1, "SLAVE", "ASYNC_FLUSH", port(true), "slaveSyncInterval=300\n"});
+  std::vector<std::unique_ptr<ContainerProcess>> machines;
+  for (int m = 0; m < 3; ++m) {
+    machines.push_back(std::make_unique<ContainerProcess>(ns.addr(), specs[static_cast<size_t>(m)],
+                                                          dir.file("m" + std::to_string(m)), "TestCluster", port(false)));
+    REQUIRE_MESSAGE(machines.back()->start(), machines.back()->proc().output());
+  }
+  AdminClient admin(ns.addr());
+  // Each machine leads the group whose preferred leader it hosts: one leader per machine.
+  auto leaders_of = [&](ContainerProcess& c) {
+    std::vector<std::string> out;
+    auto s = admin.container_status(c.admin_addr());
+    if (!s.ok()) return out;
+    auto j = nlohmann::json::parse(*s, nullptr, false);
+    if (!j.is_object()) return out;
+    for (const auto& b : j["brokers"])
+      if (b.contains("dledger") && b["dledger"].value("leaderReady", false)) out.push_back(b.value("brokerName", ""));
+    return out;
+  };
+  REQUIRE_MESSAGE(wait_until([&] {
+    for (size_t m = 0; m < 3; ++m) {
+      auto l = leaders_of(*machines[m]);
+      if (l.size() != 1 || l[0] != groups[m]) return false;
+    }
+    return true;
+  }, 30s), "leaders are not spread one per machine");
+  BlockingClient client;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    auto s = send_message(client, machines[g]->broker_addr(g), "XTopic", 0, "to " + groups[g]);
+    CHECK_MESSAGE(s.code == rc::kSuccess, groups[g] << ": " << s.remark);
+  }
+  auto plain = send_message(client, machines[0]->broker_addr(3), "XTopic", 0, "to the plain master");
+  CHECK_MESSAGE(plain.code == rc::kSuccess, plain.remark);
+  // A fourth DLedger group's only member, hot-added to machine 2 with ADD_BROKER: it elects itself.
+  const std::string solo = dir.file("solo.conf");
+  const int solo_port = port(true), solo_raft = port(false);
+  dir.write("solo.conf", "brokerClusterName=TestCluster\nbrokerName=x-solo\nbrokerIP1=127.0.0.1\nlistenPort=" +
+                             std::to_string(solo_port) + "\nstorePathRootDir=" + dir.file("solo-store") +
+                             "\nmappedFileSizeCommitLog=1048576\nregisterNameServerPeriod=2000\nenableDLegerCommitLog=true\n"
+                             "dLegerPeers=n0-127.0.0.1:" + std::to_string(solo_raft) + "\ndLegerSelfId=n0\n");
+  auto added = admin.add_broker(machines[2]->admin_addr(), solo);
+  REQUIRE_MESSAGE(added.ok(), added.detail());
+  const std::string solo_addr = "127.0.0.1:" + std::to_string(solo_port);
+  REQUIRE_MESSAGE(wait_until([&] {
+    return send_message(client, solo_addr, "XTopic", 0, "to the solo group", "", 1000).code == rc::kSuccess;
+  }, 15s), "the hot-added DLedger member never took a send");
+  // Its Raft port now belongs to the container: a second broker claiming it is refused.
+  dir.write("clash.conf", "brokerClusterName=TestCluster\nbrokerName=x-clash\nbrokerIP1=127.0.0.1\nlistenPort=" +
+                              std::to_string(port(true)) + "\nstorePathRootDir=" + dir.file("clash-store") +
+                              "\nenableDLegerCommitLog=true\ndLegerPeers=n0-127.0.0.1:" + std::to_string(solo_raft) +
+                              "\ndLegerSelfId=n0\n");
+  auto clash = admin.add_broker(machines[2]->admin_addr(), dir.file("clash.conf"));
+  CHECK_FALSE(clash.ok());
+  CHECK_MESSAGE(clash.detail().find("dLegerPeers") != std::string::npos, clash.detail());
+  for (auto& m : machines) CHECK(m->stop() == 0);
+}
+
 TEST_CASE("DLedger: a store written by a Java 4.9.4 DLedger group opens, serves its manifest byte-exact, and appends") {
   const std::string fixture = std::string(MQ_FIXTURES_DIR) + "/java494-dledger";
   auto manifest = nlohmann::json::parse(read_file(std::string(MQ_FIXTURES_DIR) + "/java494-dledger.manifest.json"));
