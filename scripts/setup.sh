@@ -3,7 +3,7 @@
 # Idempotent: packages already present are left alone.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config
-      libuv1-dev nlohmann-json3-dev libtomlplusplus-dev doctest-dev libjemalloc-dev zlib1g-dev
+      libuv1-dev nlohmann-json3-dev libtomlplusplus-dev doctest-dev libjemalloc-dev zlib1g-dev libisal-dev
       python3 procps)
 missing=()
 for p in "${PKGS[@]}"; do
