@@ -802,3 +802,46 @@ TEST_CASE("Restart from a suffix of the disk log, with the membership in force t
   REQUIRE(rds[0].committed.size() == 2);  // 11 and 12: committed, not yet applied
   CHECK(rds[0].committed[0].index.value == 11);
 }
+
+TEST_CASE("membership entries carry member addresses when the glue keeps them; v1 bytes otherwise") {
+  Membership plain{{1, 2, 3}, {}, {}};
+  const std::string v1 = plain.encode();
+  CHECK(static_cast<uint8_t>(v1[0]) == 1);
+  CHECK(Membership::decode(v1) == plain);
+  Membership with{{1, 2, 3}, {4}, {{1, "127.0.0.1:40911"}, {2, "127.0.0.1:40912"}, {3, "h3:1"}, {4, "h4:2"}}};
+  const std::string v2 = with.encode();
+  CHECK(static_cast<uint8_t>(v2[0]) == 2);
+  auto back = Membership::decode(v2);
+  REQUIRE(back.has_value());
+  CHECK(*back == with);
+  // Truncated or trailing bytes are refused.
+  CHECK_FALSE(Membership::decode(v2.substr(0, v2.size() - 1)).has_value());
+  CHECK_FALSE(Membership::decode(v2 + "x").has_value());
+  // Addresses of non-members are dropped by normalize().
+  Membership extra = with;
+  extra.addresses[9] = "gone:1";
+  extra.normalize();
+  CHECK(extra == with);
+}
+
+TEST_CASE("§6: adding a learner with an address puts the address in the membership and its log entry") {
+  Node n(config(1, {1, 2, 3}));
+  make_leader(n, {2, 3});
+  // Commit the leader's no-op so that a membership change is allowed.
+  for (NodeId peer : {2u, 3u}) {
+    Message ack = msg(MessageType::kPushResponse, peer, 1, n.term().value);
+    ack.push_type = PushType::kAppend;
+    ack.index = n.last_index();
+    n.step(ack);
+  }
+  drain(n);
+  REQUIRE(n.commit_index() == n.last_index());
+  MembershipChange add{MembershipChangeType::kAddLearner, 4, "127.0.0.1:40914"};
+  REQUIRE(n.propose_membership(add).ok());
+  CHECK(n.membership().is_learner(4));
+  REQUIRE(n.membership().addresses.count(4) == 1);
+  CHECK(n.membership().addresses.at(4) == "127.0.0.1:40914");
+  auto entry = Membership::decode(n.entry(n.last_index()).data);
+  REQUIRE(entry.has_value());
+  CHECK(entry->addresses.at(4) == "127.0.0.1:40914");
+}

@@ -1,6 +1,7 @@
 // CommitLog + ConsumeQueue behaviour: appends, roll-over and BLANK, batches, ConsumeQueue units, tag
-// filtering, every GetMessageStatus, recovery of torn tails, expiry, disk full, failed fsync, and
-// the SYNC_FLUSH claim on the fault-injecting file system.
+// filtering, every GetMessageStatus, recovery of torn tails, expiry, disk full, failed fsync,
+// the SYNC_FLUSH claim on the fault-injecting file system, and DLedger mode (CommitLog read through the
+// Raft log, queue offsets handed out at encode, units only for committed records).
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -799,4 +800,94 @@ TEST_CASE("worker calls (flush, precreate, expiry) run concurrently with appends
     CHECK(expect == puts / 4);
   }
   REQUIRE(s.shutdown().ok());
+}
+
+namespace {
+// The Raft log's data files as the store sees them in DLedger mode: bytes at global offsets.
+class FakeRaftLog final : public CommitLogReader {
+ public:
+  IoResult<std::string> read(int64_t offset, size_t n) const override {
+    if (offset < 0 || offset + static_cast<int64_t>(n) > static_cast<int64_t>(bytes.size()))
+      return make_error(IoError::kNotFound, "past the log");
+    return bytes.substr(static_cast<size_t>(offset), n);
+  }
+  int64_t min_offset() const override { return 0; }
+  // Appends a record as an entry would (48-byte header of filler first); returns its offset.
+  int64_t commit(std::string record) {
+    bytes.append(48, '\0');
+    const int64_t offset = static_cast<int64_t>(bytes.size());
+    put_be64(reinterpret_cast<uint8_t*>(record.data()) + 28, static_cast<uint64_t>(offset));
+    bytes += record;
+    return offset;
+  }
+  std::string bytes;
+};
+}  // namespace
+
+TEST_CASE("DLedger mode: queue offsets handed out at encode, units only for committed records, restart resumes") {
+  test::TempDir dir;
+  PosixFileSystem fs;
+  FakeRaftLog log;
+  auto cfg = small_config(dir.path(), 1 << 20);
+  std::vector<std::string> records;
+  {
+    MessageStore s(cfg, fs, quiet_log(), &log);
+    REQUIRE(s.open().ok());
+    CHECK(s.external_commit_log());
+    CHECK_FALSE(fs.exists(dir.path() + "/commitlog"));
+    // Puts are refused: messages go through the Raft log.
+    CHECK(s.put_message(make_msg("T", 0, "direct"), 1000).status == PutMessageStatus::kServiceNotAvailable);
+    auto a = s.encode_message(make_msg("T", 0, "first", "TagA"), 1000, records);
+    auto b = s.encode_message(make_msg("T", 0, "second"), 1001, records);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(a.logics_offset == 0);
+    CHECK(b.logics_offset == 1);
+    REQUIRE(records.size() == 2);
+    // Nothing is readable before it commits.
+    CHECK(s.get_message("T", 0, 0, 8, 1 << 20).status != GetMessageStatus::kFound);
+    const int64_t first = log.commit(records[0]);
+    auto d = s.dispatch_committed(first, log.bytes.substr(static_cast<size_t>(first)));
+    REQUIRE_MESSAGE(d.ok(), d.detail());
+    CHECK(d->queue_offset == 0);
+    CHECK(d->topic == "T");
+    CHECK(s.max_phy_offset() == first + static_cast<int64_t>(records[0].size()));
+    auto got = s.get_message("T", 0, 0, 8, 1 << 20);
+    REQUIRE(got.status == GetMessageStatus::kFound);
+    REQUIRE(got.messages.size() == 1);
+    CHECK(got.messages[0].commit_log_offset == first);
+    CHECK(got.buffer == log.bytes.substr(static_cast<size_t>(first)));
+    // The second record never committed (a new leader overwrote it): offsets restart from the queue.
+    s.reset_queue_offsets();
+    std::vector<std::string> again;
+    auto c = s.encode_message(make_msg("T", 0, "third"), 1002, again);
+    REQUIRE(c.ok());
+    CHECK(c.logics_offset == 1);
+    // A record whose physical offset field disagrees with where it sits is corrupt: the store stops.
+    std::string wrong = again[0];
+    put_be64(reinterpret_cast<uint8_t*>(wrong.data()) + 28, 12345);
+    log.bytes.append(48, '\0');
+    const int64_t at = static_cast<int64_t>(log.bytes.size());
+    log.bytes += wrong;
+    auto bad = s.dispatch_committed(at, wrong);
+    CHECK_FALSE(bad.ok());
+    CHECK_FALSE(s.is_writable());
+    REQUIRE(s.shutdown().ok());
+  }
+  {
+    // A restart resumes after the newest record the queues reference; replaying it changes nothing.
+    MessageStore s(cfg, fs, quiet_log(), &log);
+    auto opened = s.open();
+    REQUIRE(opened.ok());
+    CHECK(s.dispatched_offset() == 48 + static_cast<int64_t>(records[0].size()));
+    auto replay = s.dispatch_committed(48, log.bytes.substr(48, records[0].size()));
+    REQUIRE(replay.ok());
+    CHECK(s.max_offset_in_queue("T", 0) == 1);
+    std::vector<std::string> next;
+    auto e = s.encode_message(make_msg("T", 0, "after restart"), 2000, next);
+    REQUIRE(e.ok());
+    CHECK(e.logics_offset == 1);
+    CHECK(s.earliest_message_time() == 1000);
+    REQUIRE(s.shutdown().ok());
+  }
 }
