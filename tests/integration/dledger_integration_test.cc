@@ -217,7 +217,7 @@ TEST_CASE("DLedger group: leadership transfer to a named member while sends run,
   for (auto& n : c.nodes) CHECK(n->stop() == 0);
 }
 
-TEST_CASE("DLedger group: a leader cut off from its group stops acknowledging; after healing it converges") {
+TEST_CASE("DLedger group: a leader cut off from its group stops acknowledging, a cut-off follower falls behind; healed, both converge") {
   DLedgerCluster c("ASYNC_FLUSH", "dLegerFaultInjectionEnable=true\n");
   for (auto& n : c.nodes) REQUIRE_MESSAGE(n->start(), n->proc().output());
   AdminClient admin(c.ns.addr());
@@ -250,6 +250,22 @@ TEST_CASE("DLedger group: a leader cut off from its group stops acknowledging; a
   const size_t at = sender.acked();
   REQUIRE(wait_until([&] { return sender.acked() >= at + 200; }, 30s));
   REQUIRE(isolate(false));
+  // A follower cut off in its turn misses sends (the other two still form a quorum) and converges
+  // once healed.
+  const int new_leader = find_leader(admin, c, old_leader);
+  REQUIRE(new_leader >= 0);
+  const size_t cut = 3 - static_cast<size_t>(old_leader) - static_cast<size_t>(new_leader);
+  RemotingCommand cut_req = RemotingCommand::request(request_code::kDLedgerInjectFault);
+  cut_req.ext_fields.set("isolate", std::string("true"));
+  auto cut_r = client.invoke(c.addr(cut), std::move(cut_req), 3000);
+  REQUIRE((cut_r.ok() && cut_r->code == rc::kSuccess));
+  const size_t before_cut = sender.acked();
+  REQUIRE(wait_until([&] { return sender.acked() >= before_cut + 200; }, 30s));
+  CHECK(applied_index(admin, *c.nodes[cut]) < applied_index(admin, *c.nodes[static_cast<size_t>(new_leader)]));
+  RemotingCommand heal_req = RemotingCommand::request(request_code::kDLedgerInjectFault);
+  heal_req.ext_fields.set("isolate", std::string("false"));
+  auto heal_r = client.invoke(c.addr(cut), std::move(heal_req), 3000);
+  REQUIRE((heal_r.ok() && heal_r->code == rc::kSuccess));
   sender.stop();
   auto queues = verify_group(admin, c, "DLPartition", 2, sender.acks());
   // What the minority leader appended was never committed, and is gone everywhere.
