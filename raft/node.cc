@@ -749,6 +749,7 @@ void Node::after_commit_advanced() {
     become_follower(term_, kNoNode);
     return;
   }
+  if (!cfg_.push_commit_on_advance) return;
   for (auto& [peer, pr] : progress_) {
     if (peer == id_ || !pr.inflight.empty() || pr.state != ProgressState::kReplicate) continue;
     if (pr.commit_sent < min_index(commit_, pr.match)) send_commit(peer);

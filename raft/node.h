@@ -80,6 +80,10 @@ struct NodeConfig {
   size_t max_push_bytes = 1 << 20;
   // An unacknowledged push is re-sent after this many ticks (DLedger maxPushTimeOutMs).
   int push_retry_ticks = 3;
+  // A leader tells an idle follower about a new commit index at once (true), or lets the next
+  // push or heartbeat carry it (false: one message and one wake-up of each follower fewer per
+  // commit under load, at the price of followers applying up to a heartbeat later).
+  bool push_commit_on_advance = true;
   // DLedger maxPendingRequestsNum: a leader refuses proposals beyond this many uncommitted entries.
   size_t max_uncommitted_entries = 10000;
   // DLedger preferredLeaderId: the leader hands leadership to this voter whenever it is alive and
