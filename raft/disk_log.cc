@@ -1,6 +1,7 @@
 #include "raft/disk_log.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cctype>
 #include <charconv>
 #include <map>
@@ -67,7 +68,24 @@ void put_unit(std::string& out, int64_t pos, int32_t size, int64_t dledger_index
 
 DiskLog::DiskLog(store::FileSystem& fs, std::string dir, DiskLogOptions options)
     : fs_(&fs), dir_(std::move(dir)), opt_(std::move(options)) {}
-DiskLog::~DiskLog() = default;
+DiskLog::~DiskLog() { (void)flush_index_units(); }
+
+namespace {
+constexpr size_t kMaxPendingIndexBytes = 1 << 20;
+}
+
+Result<Unit, DiskError> DiskLog::flush_index_units() {
+  if (pending_units_.empty()) return Unit{};
+  auto r = write_index_units(pending_units_first_, pending_units_);
+  if (r) pending_units_.clear();
+  return r;
+}
+
+void DiskLog::drop_pending_units_from(int64_t dledger_index) {
+  if (pending_units_.empty()) return;
+  const int64_t keep = std::max<int64_t>(0, dledger_index - pending_units_first_);
+  if (static_cast<size_t>(keep) * 32 < pending_units_.size()) pending_units_.resize(static_cast<size_t>(keep) * 32);
+}
 
 std::string DiskLog::data_path(int64_t start) const {
   return dir_ + "/data/" + store::offset_to_file_name(start);
@@ -359,21 +377,37 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
   }
   auto fl = flush();
   if (!fl) return fl;
-  return write_index_units(first.value - 1, units);
+  // Index units wait in memory (contiguous with those already waiting, which a truncation above
+  // has cut back to first - 1).
+  const int64_t first_unit = first.value - 1;
+  if (!pending_units_.empty() &&
+      first_unit != pending_units_first_ + static_cast<int64_t>(pending_units_.size() / 32)) {
+    auto f = flush_index_units();
+    if (!f) return f;
+  }
+  if (pending_units_.empty()) pending_units_first_ = first_unit;
+  pending_units_ += units;
+  if (pending_units_.size() >= kMaxPendingIndexBytes) return flush_index_units();
+  return Unit{};
 }
 
 Result<DiskLog::Unit32, DiskError> DiskLog::read_unit(RaftIndex index) const {
   if (count_ == 0 || index < first_index_ || index > last_index())
     return make_error(DiskError::kOutOfRange, "no entry " + std::to_string(index.value));
   const int64_t off = (index.value - 1) * 32;
-  const int64_t start = off - off % opt_.index_file_size;
-  auto it = std::lower_bound(index_.begin(), index_.end(), start,
-                             [](const Segment& s, int64_t v) { return s.start < v; });
-  if (it == index_.end() || it->start != start)
-    return make_error(DiskError::kCorrupt, "missing index file for " + std::to_string(index.value));
   uint8_t b[32];
-  auto r = read_exact(*it->file, off - start, b, sizeof b);
-  if (!r) return r.error();
+  const int64_t in_pending = index.value - 1 - pending_units_first_;
+  if (in_pending >= 0 && static_cast<size_t>(in_pending) < pending_units_.size() / 32) {
+    std::memcpy(b, pending_units_.data() + in_pending * 32, sizeof b);
+  } else {
+    const int64_t start = off - off % opt_.index_file_size;
+    auto it = std::lower_bound(index_.begin(), index_.end(), start,
+                               [](const Segment& s, int64_t v) { return s.start < v; });
+    if (it == index_.end() || it->start != start)
+      return make_error(DiskError::kCorrupt, "missing index file for " + std::to_string(index.value));
+    auto r = read_exact(*it->file, off - start, b, sizeof b);
+    if (!r) return r.error();
+  }
   ByteReader br(b, sizeof b);
   const int32_t magic = br.i32();
   Unit32 u{br.i64(), br.i32(), br.i64(), br.i64()};
@@ -446,6 +480,7 @@ Result<RaftIndex, DiskError> DiskLog::index_at_or_after_pos(int64_t pos) const {
 Result<Unit, DiskError> DiskLog::truncate_suffix(RaftIndex from) {
   if (count_ == 0 || from > last_index()) return Unit{};
   if (from <= first_index_) {
+    pending_units_.clear();
     auto c = cut_at(data_.empty() ? 0 : data_.front().start);
     if (!c) return c;
     end_pos_ = data_.empty() ? 0 : data_.front().start;
@@ -463,6 +498,7 @@ Result<Unit, DiskError> DiskLog::truncate_suffix(RaftIndex from) {
   if (!hdr) return hdr.error();
   auto c = cut_at(*cut);
   if (!c) return c;
+  drop_pending_units_from(from.value - 1);
   end_pos_ = *cut;
   count_ = from.value - first_index_.value;
   last_chain_ = get_be32(reinterpret_cast<const uint8_t*>(hdr->data()) + 36);
@@ -476,6 +512,9 @@ DiskLog::SyncJob DiskLog::prepare_sync() {
   SyncJob job;
   job.fs_ = fs_;
   job.end_pos_ = end_pos_;
+  // A failed index write keeps the units in memory (reads still see them) and is tried again at
+  // the next sync; the data files, which the index is rebuilt from, are what this job is about.
+  (void)flush_index_units();
   for (Segment& s : data_) {
     if (!s.dirty) continue;
     job.files_.push_back(s.file);

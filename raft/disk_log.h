@@ -14,7 +14,10 @@
 //                          int64 term), unit n at byte n * 32 of the index space, n = DLedger index
 //                          (Raft index - 1); files of `index_file_size` bytes named by their first
 //                          byte's offset in that space. The index is derived data: recovery
-//                          rewrites it from the data files, so it is never synced.
+//                          rewrites it from the data files, so it is never synced, and append()
+//                          keeps new units in memory and writes them in batches (when a sync job
+//                          is prepared, or every 1 MiB of units): one write per Ready cycle fewer.
+//                          Reads see the units still in memory.
 //   currterm               `voteLeader=<peer id or empty>` and `currTerm=<n>` lines, in that order
 //                          (what DLedger's MemberState writes), rewritten on each term or vote
 //                          change. The peer id is the caller's naming of a NodeId (PeerName; a
@@ -198,6 +201,12 @@ class DiskLog {
   DiskLogOptions opt_;
   std::vector<Segment> data_;   // contiguous, ordered by start
   std::vector<Segment> index_;  // ordered by start
+  // Index units appended but not written yet (see the top of this file): DLedger indexes
+  // pending_units_first_ .. + pending_units_.size() / 32 - 1.
+  int64_t pending_units_first_ = 0;
+  std::string pending_units_;
+  Result<Unit, DiskError> flush_index_units();
+  void drop_pending_units_from(int64_t dledger_index);
   bool data_dir_dirty_ = false;  // a data file was created or deleted since the last prepare_sync()
   RaftIndex first_index_{1};
   int64_t count_ = 0;
