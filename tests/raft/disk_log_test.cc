@@ -768,3 +768,46 @@ TEST_CASE("Entry codec: legacy entries (both CRCs 0) pass only where the disk lo
             body.begin() + static_cast<std::ptrdiff_t>(at + 44), '\0');  // chainCrc, bodyCrc
   CHECK(decode_message(request_code(MessageType::kPush), body).code() == WireError::kMalformed);
 }
+
+TEST_CASE("DiskLog: index units wait in memory until a sync is prepared; reads and truncations see them") {
+  TempDir d;
+  auto log = DiskLog::open(posix, d.path(), small());
+  REQUIRE(log.ok());
+  auto entries = make_entries(1, 40, 1);
+  REQUIRE((*log)->append(entries).ok());
+  // Not written yet: the index file holds no unit for entry 1.
+  const std::string index_file = d.path() + "/index/00000000000000000000";
+  auto unit_on_disk = [&](int64_t dledger_index) {
+    std::ifstream in(index_file, std::ios::binary);
+    if (!in) return std::string();
+    in.seekg(dledger_index * 32);
+    std::string b(4, '\0');
+    in.read(b.data(), 4);
+    return in ? b : std::string();
+  };
+  CHECK(unit_on_disk(0) != std::string("\0\0\0\1", 4));
+  // Reads use the units in memory.
+  auto e = (*log)->read(RaftIndex{33});
+  REQUIRE(e.ok());
+  CHECK(*e == entries[32]);
+  // A truncation drops the waiting units of the cut entries; the new ones take their place.
+  auto replacement = make_entries(30, 5, 2, 9);
+  REQUIRE((*log)->append(replacement).ok());
+  CHECK((*log)->last_index().value == 34);
+  auto r = (*log)->read(RaftIndex{32});
+  REQUIRE(r.ok());
+  CHECK(*r == replacement[2]);
+  CHECK((*log)->read(RaftIndex{35}).code() == DiskError::kOutOfRange);
+  // Preparing a sync writes them.
+  auto job = (*log)->prepare_sync();
+  REQUIRE(job.run().ok());
+  CHECK(unit_on_disk(0) == std::string("\0\0\0\1", 4));
+  CHECK(unit_on_disk(33) == std::string("\0\0\0\1", 4));
+  log->reset();
+  auto again = DiskLog::open(posix, d.path(), small());
+  REQUIRE(again.ok());
+  CHECK((*again)->last_index().value == 34);
+  auto back = (*again)->read(RaftIndex{34});
+  REQUIRE(back.ok());
+  CHECK(*back == replacement[4]);
+}
