@@ -314,15 +314,28 @@ void Broker::housekeeping() {
     store::ExpiryRequest req;
     req.now_ms = now_ms();
     req.is_delete_time = store_->is_delete_hour(local.tm_hour);
+    if (dledger_ && (req.is_delete_time || last_disk_used_ratio_ * 100 > config_.store.disk_max_used_space_ratio)) {
+      // The Raft log's files belong to the loop thread; the queues follow on the strand below.
+      dledger_->delete_expired(req.now_ms, config_.store.file_reserved_time_hours * 3600 * 1000,
+                               last_disk_used_ratio_ * 100 > config_.store.disk_space_clean_forcibly_ratio,
+                               config_.store.delete_commit_log_files_per_run);
+    }
     // Measuring the disk and unlinking big files both block: run them on this broker's strand.
     std::string root = config_.store.store_path_root_dir;
     store::MessageStore* store = store_.get();
     Logger log = log_;
-    strand_->submit([store, req, root, log]() mutable {
-      req.disk_used_ratio = store::disk_used_ratio(root);
-      int deleted = store->delete_expired_files(req);
-      if (deleted > 0) log.info("deleted " + std::to_string(deleted) + " expired commit log files");
-    });
+    auto ratio = std::make_shared<double>(0);
+    std::weak_ptr<bool> alive = alive_;
+    strand_->submit(
+        [store, req, root, log, ratio]() mutable {
+          req.disk_used_ratio = store::disk_used_ratio(root);
+          *ratio = req.disk_used_ratio;
+          int deleted = store->delete_expired_files(req);
+          if (deleted > 0) log.info("deleted " + std::to_string(deleted) + " expired commit log files");
+        },
+        [this, alive, ratio] {
+          if (!alive.expired()) last_disk_used_ratio_ = *ratio;
+        });
   }
 }
 

@@ -201,6 +201,7 @@ class Broker {
   ReplicaArrivals replica_arrivals_;
   std::map<std::string, std::map<int32_t, int64_t>> offsets_committed_on_slave_;  // "topic@group"
   int64_t total_memory_bytes_ = 0;
+  double last_disk_used_ratio_ = 0;  // measured by the last housekeeping round, 0..1
 
   // Counters for GET_BROKER_RUNTIME_INFO.
   int64_t boot_timestamp_ms_ = 0;

@@ -88,6 +88,7 @@ Result<Unit, std::string> DLedgerService::open() {
   auto log = raft::DiskLog::open(fs_, opt_.dir, std::move(o));
   if (!log.ok()) return make_error(std::string(), "DLedger log " + opt_.dir + ": " + log.detail());
   disk_log_ = std::move(*log);
+  start_pos_.store(disk_log_->start_pos(), std::memory_order_release);
   const auto& rec = disk_log_->recovery();
   log_.info("DLedger log " + opt_.dir + ": " + std::to_string(rec.entries) + " entries, end pos " +
             std::to_string(disk_log_->end_pos()) +
@@ -557,6 +558,30 @@ Result<Unit, std::string> DLedgerService::transfer_leadership(const std::string&
   }
   pump();
   return Unit{};
+}
+
+int DLedgerService::delete_expired(int64_t now_ms, int64_t reserved_ms, bool forcibly, int max_files) {
+  if (!node_ || broken_ || persist_in_flight_ || pumping_) return 0;
+  // Only what the state machine has: everything after the applied index stays.
+  const RaftIndex keep = raft::next_index(node_->applied_index());
+  int64_t keep_from = disk_log_->end_pos();
+  if (keep <= disk_log_->last_index()) {
+    auto p = disk_log_->pos_of(keep);
+    if (!p.ok()) return 0;
+    keep_from = *p;
+  }
+  auto r = disk_log_->delete_leading_files(
+      keep_from, [&](int64_t mtime_ms) { return forcibly || mtime_ms + reserved_ms <= now_ms; }, max_files);
+  if (!r.ok()) {
+    log_.error("DLedger data file expiry: " + r.detail());
+    return 0;
+  }
+  if (*r > 0) {
+    start_pos_.store(disk_log_->start_pos(), std::memory_order_release);
+    log_.info("expiry deleted " + std::to_string(*r) + " DLedger data files; the log now starts at entry " +
+              std::to_string(disk_log_->first_index().value) + ", position " + std::to_string(disk_log_->start_pos()));
+  }
+  return *r;
 }
 
 Result<Unit, std::string> DLedgerService::change_membership(MembershipOp op, const std::string& peer_id,

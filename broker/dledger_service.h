@@ -27,6 +27,7 @@
 // queue offsets restart from the ConsumeQueues and proposals get accepted, and the broker
 // registers as brokerId 0. Every role change is reported to the broker.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -125,9 +126,13 @@ class DLedgerService final : public store::CommitLogReader {
   void set_isolated(bool isolated);
   bool isolated() const { return isolated_; }
 
+  // Expiry of data files (RocketMQ's fileReservedTime): deletes leading data files older than
+  // reserved_ms (any age when forcibly) that hold only applied entries, at most max_files.
+  int delete_expired(int64_t now_ms, int64_t reserved_ms, bool forcibly, int max_files);
+
   // store::CommitLogReader
   store::IoResult<std::string> read(int64_t offset, size_t n) const override;
-  int64_t min_offset() const override { return 0; }
+  int64_t min_offset() const override { return start_pos_.load(std::memory_order_acquire); }
 
  private:
   struct Pending {
@@ -209,6 +214,7 @@ class DLedgerService final : public store::CommitLogReader {
   bool role_reported_ = false;
   int64_t last_checkpoint_ms_ = 0;
   RaftIndex checkpointed_commit_;
+  std::atomic<int64_t> start_pos_{0};  // the data files' first byte (after expiry)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

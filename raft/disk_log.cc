@@ -317,6 +317,44 @@ Result<Unit, DiskError> DiskLog::cut_at(int64_t pos) {
   return Unit{};
 }
 
+Result<int, DiskError> DiskLog::delete_leading_files(int64_t keep_from_pos, const std::function<bool(int64_t)>& expired,
+                                                     int max_files) {
+  int deleted = 0;
+  while (deleted < max_files && data_.size() > 1 && count_ > 0) {
+    const Segment& first = data_.front();
+    const Segment& next = data_[1];
+    if (first.start + opt_.data_file_size > keep_from_pos || next.start >= end_pos_) break;
+    if (!expired(first.file->mtime_ms())) break;
+    // A file starts with an entry (one that did not fit the previous file's rest): it becomes the
+    // log's first.
+    auto head = read_raw(next.start, kEntryHeaderSize);
+    if (!head) return head.error();
+    ByteReader r(*head);
+    const int32_t magic = r.i32();
+    r.i32();
+    const int64_t dledger_index = r.i64();
+    if (!r.ok() || magic != kEntryMagic || dledger_index + 1 <= first_index_.value ||
+        dledger_index + 1 > last_index().value)
+      return make_error(DiskError::kCorrupt, "no entry at the start of " + data_path(next.start));
+    const std::string path = data_path(first.start);
+    data_.erase(data_.begin());
+    auto rm = fs_->remove(path);
+    if (!rm) return disk_error(rm.error());
+    data_dir_dirty_ = true;
+    count_ -= dledger_index + 1 - first_index_.value;
+    first_index_ = RaftIndex{dledger_index + 1};
+    ++deleted;
+  }
+  const int64_t first_unit_byte = (first_index_.value - 1) * 32;
+  while (index_.size() > 1 && index_.front().start + opt_.index_file_size <= first_unit_byte) {
+    const std::string path = index_path(index_.front().start);
+    index_.erase(index_.begin());
+    auto rm = fs_->remove(path);
+    if (!rm) return disk_error(rm.error());
+  }
+  return deleted;
+}
+
 Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
   if (entries.empty()) return Unit{};
   const RaftIndex first = entries.front().index;

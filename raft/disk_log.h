@@ -148,6 +148,16 @@ class DiskLog {
   Result<Unit, DiskError> append(const std::vector<Entry>& entries);
   // Drops every entry with index >= `from`.
   Result<Unit, DiskError> truncate_suffix(RaftIndex from);
+  // Expiry (RocketMQ's fileReservedTime for a DLedger CommitLog): deletes leading data files, at
+  // most max_files, while a file ends at or before keep_from_pos (the caller keeps what is not yet
+  // applied) and expired(its mtime in ms) says so; never the file holding the last entry. The log
+  // then starts at the first entry of the first file left (first_index() moves up), and index files
+  // wholly below it go too. Returns the number of data files deleted. Entries deleted here can no
+  // longer be sent to a member that lags behind them (as in DLedger).
+  Result<int, DiskError> delete_leading_files(int64_t keep_from_pos, const std::function<bool(int64_t)>& expired,
+                                              int max_files);
+  // Global position of the first byte still held.
+  int64_t start_pos() const { return data_.empty() ? end_pos_ : data_.front().start; }
 
   RaftIndex first_index() const { return first_index_; }
   RaftIndex last_index() const { return RaftIndex{first_index_.value + count_ - 1}; }

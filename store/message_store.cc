@@ -1217,7 +1217,11 @@ int MessageStore::delete_expired_files(const ExpiryRequest& req) {
   bool space_pressure = pct > config_.disk_max_used_space_ratio;
   bool forcibly = pct > config_.disk_space_clean_forcibly_ratio;
   if (!req.is_delete_time && !space_pressure && !req.manual) return 0;
-  if (reader_) return 0;  // DLedger data files are the Raft log's to expire (not yet done)
+  if (reader_) {
+    // The Raft log expires its own data files (DLedgerService); the queues follow its start.
+    drop_consume_queue_files_below(min_phy_offset());
+    return 0;
+  }
   const int64_t reserved_ms = config_.file_reserved_time_hours * 3600 * 1000;
   int deleted = commit_log_.delete_leading_files(
       [&](const MappedFile& f) {
@@ -1230,18 +1234,22 @@ int MessageStore::delete_expired_files(const ExpiryRequest& req) {
     int64_t min_phy = commit_log_.min_offset();
     log_.info("expiry deleted " + std::to_string(deleted) + " commit log files; min offset now " +
               std::to_string(min_phy));
-    std::vector<ConsumeQueue*> cqs;
-    {
-      std::lock_guard g(cq_mu_);
-      for (auto& [_, m] : queues_)
-        for (auto& [__, q] : m) cqs.push_back(q.get());
-    }
-    for (auto* q : cqs) {
-      q->delete_expired_files(min_phy);
-      q->correct_min_offset(min_phy);
-    }
+    drop_consume_queue_files_below(min_phy);
   }
   return deleted;
+}
+
+void MessageStore::drop_consume_queue_files_below(int64_t min_phy) {
+  std::vector<ConsumeQueue*> cqs;
+  {
+    std::lock_guard g(cq_mu_);
+    for (auto& [_, m] : queues_)
+      for (auto& [__, q] : m) cqs.push_back(q.get());
+  }
+  for (auto* q : cqs) {
+    q->delete_expired_files(min_phy);
+    q->correct_min_offset(min_phy);
+  }
 }
 
 }  // namespace mq::store

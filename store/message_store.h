@@ -55,7 +55,8 @@
 // the end of the newest record they reference, from where the glue re-dispatches committed
 // entries (ConsumeQueue writes are idempotent by queue offset). reset_queue_offsets() drops offsets
 // handed out to proposals that may never commit (leadership lost or gained). There is no CommitLog
-// flush, pre-creation or expiry here: the Raft log does its own flushing.
+// flush, pre-creation or expiry here: the Raft log flushes and expires its own files, and
+// delete_expired_files() drops the ConsumeQueue files below the log's new start.
 //
 // Durability: with ASYNC_FLUSH a completed put is in the page cache, so it survives kill -9; with
 // SYNC_FLUSH the broker answers only once flushed_offset() >= end_offset (store/group_commit.h), so it
@@ -393,6 +394,8 @@ class MessageStore {
   IoResult<std::string> read_commit_log_bytes(int64_t offset, size_t n) const;
   IoResult<RecoveryReport> recover_external();
   static PutMessageResult refused_in_dledger_mode();
+  // Expiry: ConsumeQueue files pointing only below min_phy go, and min offsets follow.
+  void drop_consume_queue_files_below(int64_t min_phy);
   void set_unwritable(const std::string& reason);
   IoResult<Unit> load_consume_queues();
   IoResult<RecoveryReport> recover(bool abnormal);

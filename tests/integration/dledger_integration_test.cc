@@ -475,6 +475,55 @@ TEST_CASE("Cross-deployment: three containers carry one DLedger leader each, bes
   for (auto& m : machines) CHECK(m->stop() == 0);
 }
 
+TEST_CASE("DLedger: expired data files are deleted once applied, queues follow, and members restart on the shortened log") {
+  std::string hours;
+  for (int h = 0; h < 24; ++h) hours += (h ? ";" : "") + std::to_string(h);
+  DLedgerCluster c("ASYNC_FLUSH", "fileReservedTime=0\ndeleteWhen=" + hours + "\n", "dl-a", "TestCluster", {}, 65536);
+  for (auto& n : c.nodes) REQUIRE_MESSAGE(n->start(), n->proc().output());
+  AdminClient admin(c.ns.addr());
+  REQUIRE(wait_until([&] { return find_leader(admin, c) >= 0; }, 20s));
+  const size_t leader = static_cast<size_t>(find_leader(admin, c));
+  BlockingClient client;
+  for (int i = 0; i < 600; ++i) {
+    auto s = send_message(client, c.addr(leader), "DLExpiry", i % 2, "expiry-" + std::to_string(i) + std::string(1000, 'e'));
+    REQUIRE_MESSAGE(s.code == rc::kSuccess, s.remark);
+  }
+  auto data_files = [&](size_t member) {
+    size_t n = 0;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(
+             c.dir.file("n" + std::to_string(member)) + "/store-dl-a-" + std::to_string(member) + "/dledger-n" +
+                 std::to_string(member) + "/data", ec))
+      if (e.is_regular_file()) ++n;
+    return n;
+  };
+  // ~620 KB in 64 KiB files: about ten; expiry (every 5 s) leaves the file being written and the
+  // one before it at most.
+  REQUIRE_MESSAGE(wait_until([&] { return data_files(leader) <= 2 && data_files((leader + 1) % 3) <= 2; }, 30s),
+                  "data files left: " << data_files(leader));
+  // The queues start later now: a reader from 0 is sent to the new minimum.
+  REQUIRE(wait_until([&] {
+    auto p = pull_messages(client, c.addr(leader), "dl_reader", "DLExpiry", 0, 0, 1);
+    return p.code != rc::kSuccess && p.next_begin_offset > 0;
+  }, 15s));
+  auto p = pull_messages(client, c.addr(leader), "dl_reader", "DLExpiry", 0, 299, 1);
+  REQUIRE(p.code == rc::kSuccess);
+  CHECK(std::string(p.records[0].body).rfind("expiry-598", 0) == 0);
+  // A member restarts on its shortened log, takes new entries and serves the same records.
+  const size_t follower = (leader + 1) % 3;
+  c.nodes[follower]->kill9();
+  REQUIRE_MESSAGE(c.nodes[follower]->start(), c.nodes[follower]->proc().output());
+  for (int i = 600; i < 620; ++i) {
+    auto s = send_message(client, c.addr(leader), "DLExpiry", i % 2, "expiry-" + std::to_string(i));
+    REQUIRE_MESSAGE(s.code == rc::kSuccess, s.remark);
+  }
+  REQUIRE(wait_until([&] { return applied_index(admin, *c.nodes[follower]) == applied_index(admin, *c.nodes[leader]); }, 20s));
+  auto on_follower = pull_messages(client, c.addr(follower), "dl_reader", "DLExpiry", 0, 309, 1);
+  REQUIRE(on_follower.code == rc::kSuccess);
+  CHECK(std::string(on_follower.records[0].body) == "expiry-618");
+  for (auto& n : c.nodes) CHECK(n->stop() == 0);
+}
+
 TEST_CASE("DLedger: a store written by a Java 4.9.4 DLedger group opens, serves its manifest byte-exact, and appends") {
   const std::string fixture = std::string(MQ_FIXTURES_DIR) + "/java494-dledger";
   auto manifest = nlohmann::json::parse(read_file(std::string(MQ_FIXTURES_DIR) + "/java494-dledger.manifest.json"));
