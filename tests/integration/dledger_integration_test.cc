@@ -1,13 +1,20 @@
-// DLedger brokers with real processes: three containers, each hosting one member of a Raft group.
+// DLedger brokers with real processes: containers each hosting members of Raft groups.
 //  * the group elects a leader that registers as brokerId 0 and takes sends; followers refuse them;
 //  * kill -9 of the leader under continuous sends, several rounds: every acknowledged send is read
 //    back from the new leader at the queue offset and commit log offset its acknowledgement named,
 //    byte-exact, with no send stored twice and per-queue order kept; the killed member restarts on
 //    its store, catches up, and serves the same bytes as the others;
-//  * leadership transfer to a named member while sends run;
+//  * a frozen leader (SIGSTOP) is replaced; a leader cut off from its group (fault injection)
+//    acknowledges nothing and steps down, a cut-off follower falls behind; healed, both converge;
+//  * leadership transfer (admin code and mqadmin), membership change (learner, promote, remove),
+//    the preferred leader's return without a consumer-offset rollback, all with sends running;
+//  * three containers cross-deploying three groups (one leader per machine) beside a master and
+//    its slave; a member hot-added with ADD_BROKER; a Raft port clash refused;
+//  * expiry of data files, and restart on the shortened log;
 //  * a store written by a Java 4.9.4 DLedger group opens here, serves every message of its
 //    manifest, keeps its consumer offsets, and takes new messages.
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -178,6 +185,32 @@ TEST_CASE("DLedger group: a leader is elected, registers as brokerId 0, and surv
                                                                 << failover_ms[2]);
 
   verify_group(admin, c, topic, 4, sender.acks());
+  for (auto& n : c.nodes) CHECK(n->stop() == 0);
+}
+
+TEST_CASE("DLedger group: a frozen leader (SIGSTOP) is replaced; thawed, it steps down and converges") {
+  DLedgerCluster c;
+  for (auto& n : c.nodes) REQUIRE_MESSAGE(n->start(), n->proc().output());
+  AdminClient admin(c.ns.addr());
+  REQUIRE(wait_until([&] { return find_leader(admin, c) >= 0; }, 20s));
+  Sender sender(c, "DLFrozen", 2);
+  REQUIRE(wait_until([&] { return sender.acked() >= 200; }, 30s));
+  const int frozen = find_leader(admin, c);
+  REQUIRE(frozen >= 0);
+  c.nodes[static_cast<size_t>(frozen)]->proc().signal(SIGSTOP);
+  // Another member leads and takes sends while the old leader cannot even notice.
+  REQUIRE_MESSAGE(wait_until([&] { return find_leader(admin, c, frozen) >= 0; }, 15s), "nobody replaced the frozen leader");
+  BlockingClient client;
+  const size_t next = static_cast<size_t>(find_leader(admin, c, frozen));
+  REQUIRE_MESSAGE(wait_until([&] {
+    return send_message(client, c.addr(next), "DLFrozen", 0, "while frozen", "", 1000).code == rc::kSuccess;
+  }, 10s), "the new leader took no send");
+  c.nodes[static_cast<size_t>(frozen)]->proc().signal(SIGCONT);
+  REQUIRE(wait_until([&] { return find_leader(admin, c) == static_cast<int>(next); }, 15s));
+  const size_t at = sender.acked();
+  REQUIRE(wait_until([&] { return sender.acked() >= at + 200; }, 30s));
+  sender.stop();
+  verify_group(admin, c, "DLFrozen", 2, sender.acks());
   for (auto& n : c.nodes) CHECK(n->stop() == 0);
 }
 

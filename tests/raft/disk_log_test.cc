@@ -811,3 +811,46 @@ TEST_CASE("DiskLog: index units wait in memory until a sync is prepared; reads a
   REQUIRE(back.ok());
   CHECK(*back == replacement[4]);
 }
+
+TEST_CASE("DiskLog: expiry deletes leading data files up to the kept position; the log restarts after them") {
+  TempDir d;
+  auto entries = make_entries(1, 200, 1);  // ~30 entries per 4 KiB file, index files of 64 units
+  int64_t keep_from = 0;
+  {
+    auto log = DiskLog::open(posix, d.path(), small());
+    REQUIRE(log.ok());
+    REQUIRE((*log)->append(entries).ok());
+    REQUIRE((*log)->sync().ok());
+    // Nothing expires while the predicate says no, nor past the kept position.
+    auto none = (*log)->delete_leading_files((*log)->end_pos(), [](int64_t) { return false; }, 100);
+    REQUIRE(none.ok());
+    CHECK(*none == 0);
+    auto p = (*log)->pos_of(RaftIndex{100});
+    REQUIRE(p.ok());
+    keep_from = *p;
+    auto some = (*log)->delete_leading_files(keep_from, [](int64_t) { return true; }, 100);
+    REQUIRE(some.ok());
+    CHECK(*some > 0);
+    CHECK((*log)->start_pos() > 0);
+    CHECK((*log)->start_pos() <= keep_from);
+    CHECK((*log)->first_index().value > 1);
+    CHECK((*log)->first_index().value <= 100);
+    CHECK((*log)->last_index().value == 200);
+    auto first = (*log)->read((*log)->first_index());
+    REQUIRE(first.ok());
+    CHECK(*first == entries[static_cast<size_t>((*log)->first_index().value - 1)]);
+    CHECK((*log)->read(RaftIndex{1}).code() == DiskError::kOutOfRange);
+    // Index files wholly below the new first entry went too.
+    CHECK_FALSE(std::filesystem::exists(d.path() + "/index/00000000000000000000"));
+    REQUIRE((*log)->sync().ok());
+  }
+  auto again = DiskLog::open(posix, d.path(), small());
+  REQUIRE(again.ok());
+  CHECK((*again)->recovery().stopped_because.empty());
+  CHECK((*again)->first_index().value > 1);
+  CHECK((*again)->last_index().value == 200);
+  REQUIRE((*again)->append(make_entries(201, 5, 1)).ok());
+  auto tail = (*again)->read(RaftIndex{205});
+  REQUIRE(tail.ok());
+  CHECK(tail->index.value == 205);
+}
