@@ -484,6 +484,13 @@ TEST_CASE("Cross-deployment: three containers carry one DLedger leader each, bes
   }
   auto plain = send_message(client, machines[0]->broker_addr(3), "XTopic", 0, "to the plain master");
   CHECK_MESSAGE(plain.code == rc::kSuccess, plain.remark);
+  // Four brokers (three Raft groups) on one loop and one worker pool: the loop thread plus the pool.
+  {
+    auto st = admin.container_status(machines[0]->admin_addr());
+    REQUIRE(st.ok());
+    auto j = nlohmann::json::parse(*st);
+    CHECK_MESSAGE(j["threads"].get<int>() == j["workerPoolThreads"].get<int>() + 1, j.dump());
+  }
   // A fourth DLedger group's only member, hot-added to machine 2 with ADD_BROKER: it elects itself.
   const std::string solo = dir.file("solo.conf");
   const int solo_port = port(true), solo_raft = port(false);
