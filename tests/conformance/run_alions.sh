@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Starts a NameServer and a container with two master brokers on free loopback ports under a temp
-# dir, creates the topic with mqadmin, and runs the ali-ons round trip. Stops only what it started.
+# Starts a NameServer and a container with two brokers on free loopback ports under a temp dir,
+# broker-a a plain master and broker-b a DLedger group of one member (its elected leader is its
+# master), creates the topic with mqadmin, and runs the ali-ons round trip against both. Stops only
+# what it started.
 set -euo pipefail
 build="${1:?usage: run_alions.sh <build dir>}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -24,7 +26,7 @@ trap cleanup EXIT
 # Free ports: each broker needs listenPort, listenPort+1 (HA) and listenPort-2 (fast/VIP).
 # Picked at random just below the kernel's ephemeral range, so that no outgoing connection (tests
 # run in parallel) takes one between this probe and the bind.
-read -r ns_port c_port a_port b_port < <(python3 - <<'PY'
+read -r ns_port c_port a_port b_port raft_port < <(python3 - <<'PY'
 import random, socket
 try:
     low = int(open('/proc/sys/net/ipv4/ip_local_port_range').read().split()[0])
@@ -48,7 +50,7 @@ def free(broker):
             continue
         taken.update(span)
         return p
-print(free(False), free(False), free(True), free(True))
+print(free(False), free(False), free(True), free(True), free(False))
 PY
 )
 cat > "$work/namesrv.conf" <<CONF
@@ -69,6 +71,11 @@ storePathRootDir=$work/store-$b
 mappedFileSizeCommitLog=67108864
 CONF
 done
+cat >> "$work/broker-b.conf" <<CONF
+enableDLegerCommitLog=true
+dLegerPeers=n0-127.0.0.1:$raft_port
+dLegerSelfId=n0
+CONF
 cat > "$work/container.conf" <<CONF
 listenPort=$c_port
 bindAddress=127.0.0.1
@@ -81,7 +88,8 @@ pids+=($!)
 pids+=($!)
 ns="127.0.0.1:$ns_port"
 for i in $(seq 1 300); do
-  if "$build/bin/mqadmin" clusterList -n "$ns" --json 2>/dev/null | grep -q broker-b; then break; fi
+  if grep -q "DLedger role change: now SYNC_MASTER" "$work/container.log" &&
+     "$build/bin/mqadmin" clusterList -n "$ns" --json 2>/dev/null | grep -q broker-b; then break; fi
   sleep 0.1
 done
 "$build/bin/mqadmin" updateTopic -n "$ns" -c AliCluster -t AliRoundTrip -r 4 -w 4 > /dev/null
