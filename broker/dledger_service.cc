@@ -478,9 +478,16 @@ void DLedgerService::expire_pending() {
 void DLedgerService::check_role() {
   const raft::Role role = node_->role();
   const raft::NodeId leader = node_->leader();
-  const bool ready = role == raft::Role::kLeader && node_->commit_index().value > 0 &&
-                     node_->term_at(node_->commit_index()) == node_->term() &&
-                     node_->applied_index() == node_->commit_index();
+  // Ready once everything committed up to an entry of its own term is applied; then ready for the
+  // rest of the term (later commits are applied a cycle after they commit when the leader's own
+  // persist completes the quorum, e.g. in a group of one: that lag must not flap the role).
+  bool ready = false;
+  if (role == raft::Role::kLeader) {
+    ready = ready_term_ == node_->term() ||
+            (node_->commit_index().value > 0 && node_->term_at(node_->commit_index()) == node_->term() &&
+             node_->applied_index() == node_->commit_index());
+  }
+  ready_term_ = ready ? node_->term() : Term{};
   if (ready != leader_ready_) {
     // Offsets handed out to proposals of another term mean nothing now: start from the queues.
     store_->reset_queue_offsets();

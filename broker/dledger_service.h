@@ -207,6 +207,7 @@ class DLedgerService final : public store::CommitLogReader {
   raft::HardState persisted_hs_;
   bool flush_running_ = false;
   bool leader_ready_ = false;
+  Term ready_term_;  // the term in which this member became the ready leader (0: not ready)
   bool isolated_ = false;
   raft::Role last_role_ = raft::Role::kFollower;
   raft::NodeId last_leader_ = raft::kNoNode;
