@@ -56,6 +56,7 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
       register_retry_timer_(loop_),
       housekeeping_timer_(loop_),
       hold_timer_(loop_),
+      stats_timer_(loop_),
       slave_sync_timer_(loop_) {
   register_processors();
   if (config_.effective_fast_listen_port() > 0) {
@@ -82,6 +83,7 @@ Result<Unit, std::string> Broker::start() {
     register_retry_timer_.stop();
     housekeeping_timer_.stop();
     hold_timer_.stop();
+    stats_timer_.stop();
     stop_replication();
     ha_master_.reset();
     ha_slave_.reset();
@@ -180,6 +182,15 @@ Result<Unit, std::string> Broker::start() {
     }
   });
   housekeeping_timer_.start(kHousekeepingIntervalMs, kHousekeepingIntervalMs, [this] { housekeeping(); });
+  auto sample_stats = [this] {
+    const int64_t now = now_ms();
+    time_t t = static_cast<time_t>(now / 1000);
+    tm local{};
+    localtime_r(&t, &local);
+    stats_.sample(clock_.monotonic_ms(), (local.tm_year + 1900) * 1000 + local.tm_yday);
+  };
+  sample_stats();
+  stats_timer_.start(1000, 1000, sample_stats);
   uint64_t period = register_period_ms();
   register_timer_.start(period, period, [this] { register_with_namesrv(false); });
   state_ = BrokerState::kRunning;
@@ -204,6 +215,7 @@ void Broker::shutdown() {
   register_retry_armed_ = false;
   housekeeping_timer_.stop();
   hold_timer_.stop();
+  stats_timer_.stop();
   stop_replication();
   pull_holds_.clear();
   // Wait for this broker's disk work, then flush and close the store on this thread.
@@ -436,8 +448,8 @@ nlohmann::json Broker::status_json() const {
                    {"storePathRootDir", config_.store.store_path_root_dir},
                    {"configPath", config_.config_path},
                    {"connections", server_.connection_count() + (fast_server_ ? fast_server_->connection_count() : 0)},
-                   {"putTotal", put_total_},
-                   {"getTotal", get_total_}};
+                   {"putTotal", stats_.put_total()},
+                   {"getTotal", stats_.get_total()}};
   if (store_) {
     j["commitLogMaxOffset"] = store_->max_phy_offset();
     j["commitLogFlushedOffset"] = store_->flushed_offset();

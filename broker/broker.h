@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "broker/broker_config.h"
 #include "broker/broker_metadata.h"
+#include "broker/broker_stats.h"
 #include "broker/client_manager.h"
 #include "broker/dledger_service.h"
 #include "broker/ha_service.h"
@@ -203,11 +204,10 @@ class Broker {
   int64_t total_memory_bytes_ = 0;
   double last_disk_used_ratio_ = 0;  // measured by the last housekeeping round, 0..1
 
-  // Counters for GET_BROKER_RUNTIME_INFO.
+  // GET_BROKER_RUNTIME_INFO: boot time and RocketMQ's counters and TPS figures.
   int64_t boot_timestamp_ms_ = 0;
-  int64_t put_total_ = 0;
-  int64_t get_total_ = 0;
-  int64_t get_found_ = 0;
+  BrokerStats stats_;
+  Timer stats_timer_;
 
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

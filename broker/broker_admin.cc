@@ -261,9 +261,13 @@ void Broker::register_admin_processors() {
     t["brokerVersionDesc"] = "V4_9_4 (mqcontainer)";
     t["bootTimestamp"] = std::to_string(boot_timestamp_ms_);
     t["runtime"] = std::to_string((now_ms() - boot_timestamp_ms_) / 1000) + " s";
-    t["msgPutTotalTodayNow"] = std::to_string(put_total_);
-    t["msgGetTotalTodayNow"] = std::to_string(get_found_);
-    t["getTotalTps"] = std::to_string(get_total_);
+    for (const auto& [k, v] : stats_.runtime_info()) t[k] = v;
+    // Requests run on the loop as they arrive: no send, pull or query queue, no page cache lock.
+    for (const char* k : {"sendThreadPoolQueueSize", "sendThreadPoolQueueHeadWaitTimeMills", "pullThreadPoolQueueSize",
+                          "pullThreadPoolQueueHeadWaitTimeMills", "queryThreadPoolQueueSize",
+                          "queryThreadPoolQueueHeadWaitTimeMills", "pageCacheLockTimeMills"})
+      t[k] = "0";
+    t["commitLogDiskRatio"] = std::to_string(store::disk_used_ratio(config_.store.store_path_root_dir));
     t["commitLogMinOffset"] = std::to_string(store_->min_phy_offset());
     t["commitLogMaxOffset"] = std::to_string(store_->max_phy_offset());
     t["commitLogFlushedOffset"] = std::to_string(store_->flushed_offset());

@@ -153,7 +153,7 @@ void Broker::propose_send(const RequestContext& ctx, std::vector<std::string> re
   dledger_->propose(std::move(records), std::move(base), store_host,
                     [this, alive, ctx, queue_id, batch, uniq_key](store::PutMessageResult r) {
                       if (alive.expired()) return;
-                      if (r.ok()) put_total_ += r.msg_num;
+                      if (r.ok()) stats_.on_put(r.msg_num);
                       answer_put(ctx, r, queue_id, batch, uniq_key, put_status_code(r.status));
                     });
 }

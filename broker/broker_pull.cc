@@ -66,14 +66,13 @@ void Broker::handle_pull(const RequestContext& ctx, RemotingCommand& req, bool a
   int32_t max_nums = std::clamp(max_msg_nums, 1, config_.max_transfer_count_on_message_in_memory);
   store::GetMessageResult got =
       store_->get_message(topic, queue_id, queue_offset, max_nums, config_.max_transfer_bytes_on_message_in_memory, filter);
-  ++get_total_;
+  stats_.on_get(got.status == store::GetMessageStatus::kFound, static_cast<int64_t>(got.messages.size()));
 
   RemotingCommand resp;
   using S = store::GetMessageStatus;
   switch (got.status) {
     case S::kFound:
       resp.code = rc::kSuccess;
-      ++get_found_;
       break;
     case S::kNoMatchedMessage:
     case S::kMessageWasRemoving:

@@ -96,7 +96,7 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
     return ctx.respond_code(rc::kNoPermission, "the topic[" + h.topic + "] sending message is forbidden");
   int32_t queue_id = h.queue_id;
   int32_t queues = std::max(tc->read_queue_nums, tc->write_queue_nums);
-  if (queue_id < 0) queue_id = static_cast<int32_t>(put_total_ % std::max(tc->write_queue_nums, 1));
+  if (queue_id < 0) queue_id = static_cast<int32_t>(stats_.put_total() % std::max(tc->write_queue_nums, 1));
   if (queue_id >= queues)
     return ctx.respond_code(rc::kSystemError, "request queueId[" + std::to_string(queue_id) + "] is illegal, topic:" +
                                                   h.topic + " topicQueueNums:" + std::to_string(queues));
@@ -152,7 +152,7 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
   }
   if (r.ok()) {
     maybe_precreate();
-    put_total_ += r.msg_num;
+    stats_.on_put(r.msg_num);
     pull_holds_.notify_message_arriving(h.topic, queue_id, r.logics_offset + r.msg_num);
   }
   if (!r.ok()) return answer_put(ctx, r, queue_id, h.batch, uniq_key, put_status_code(r.status));

@@ -8,6 +8,7 @@
 #include "base/file_util.h"
 #include "base/hash.h"
 #include "broker/broker_config.h"
+#include "broker/broker_stats.h"
 #include "broker/broker_metadata.h"
 #include "broker/client_manager.h"
 #include "broker/pull_hold_service.h"
@@ -458,4 +459,51 @@ TEST_CASE("broker config: DLedger errors name file, line and key") {
         "d.conf:2: key 'dLegerPeers': must be set when enableDLegerCommitLog=true");
   CHECK(dledger_load("brokerName=b\nlistenPort=1000\nenableDLegerCommitLog=true\ndLegerPeers=n0-h:1\n") ==
         "d.conf:3: key 'dLegerSelfId': must be set when enableDLegerCommitLog=true");
+}
+
+TEST_CASE("BrokerStats: TPS over 10, 60 and 600 s from per-second snapshots, as RocketMQ prints them") {
+  BrokerStats s;
+  auto field = [&](const std::string& key, size_t i) {
+    std::string v = s.runtime_info().at(key), out;
+    size_t at = 0;
+    for (size_t k = 0; k <= i; ++k) {
+      size_t sp = v.find(' ', at);
+      out = v.substr(at, sp == std::string::npos ? std::string::npos : sp - at);
+      at = sp == std::string::npos ? v.size() : sp + 1;
+    }
+    return out;
+  };
+  s.sample(0, 100);
+  // Until 11 snapshots exist there is no 10 s figure: RocketMQ prints empty fields ("  ").
+  CHECK(s.runtime_info().at("putTps") == "  ");
+  for (int sec = 1; sec <= 10; ++sec) {
+    s.on_put(250);  // 250 messages a second
+    s.on_get(true, 100);
+    s.on_get(false, 0);
+    s.sample(sec * 1000, 100);
+  }
+  CHECK(field("putTps", 0) == "250.0");
+  CHECK(field("putTps", 1).empty());
+  CHECK(field("getTransferedTps", 0) == "100.0");
+  CHECK(field("getFoundTps", 0) == "1.0");
+  CHECK(field("getMissTps", 0) == "1.0");
+  CHECK(field("getTotalTps", 0) == "2.0");
+  for (int sec = 11; sec <= 60; ++sec) {
+    s.on_put(sec % 2 ? 3 : 0);  // 25 odd seconds of 3 messages in the last 50
+    s.sample(sec * 1000, 100);
+  }
+  CHECK(field("putTps", 0) == "1.5");                  // 15 in 10 s
+  CHECK(field("putTps", 1) == "42.916666666666664");  // 2575 in 60 s, as Java's Double.toString prints it
+  CHECK(s.runtime_info().at("msgPutTotalTodayNow") == "2575");
+  CHECK(s.runtime_info().at("msgGetTotalTodayNow") == "1000");
+  CHECK(s.runtime_info().at("msgPutTotalTodayMorning") == "0");
+  // Local midnight: today's morning becomes yesterday's, the totals become today's morning.
+  s.sample(61000, 101);
+  CHECK(s.runtime_info().at("msgPutTotalTodayMorning") == "2575");
+  CHECK(s.runtime_info().at("msgGetTotalTodayMorning") == "1000");
+  CHECK(s.runtime_info().at("msgPutTotalYesterdayMorning") == "0");
+  s.on_put(5);
+  s.sample(62000, 102);
+  CHECK(s.runtime_info().at("msgPutTotalYesterdayMorning") == "2575");
+  CHECK(s.runtime_info().at("msgPutTotalTodayMorning") == "2580");
 }

@@ -117,6 +117,32 @@ TEST_CASE("two containers: produce and consume through each broker, registration
   // One loop thread plus the worker pool (2 threads here): the count does not grow per broker.
   CHECK(cj["threads"].get<int>() <= 1 + 2 + 1);
 
+  // GET_BROKER_RUNTIME_INFO carries every key RocketMQ's mqadmin clusterList reads, with numbers
+  // where it parses them (a TPS field is empty until enough one-second samples exist, as in RocketMQ).
+  auto runtime = admin.get_broker_runtime_info(addrs[0]);
+  REQUIRE(runtime.ok());
+  for (const char* key : {"brokerVersionDesc", "putTps", "getTransferedTps", "sendThreadPoolQueueSize",
+                          "sendThreadPoolQueueHeadWaitTimeMills", "pullThreadPoolQueueSize",
+                          "pullThreadPoolQueueHeadWaitTimeMills", "pageCacheLockTimeMills", "earliestMessageTimeStamp",
+                          "commitLogDiskRatio", "msgPutTotalTodayMorning", "msgPutTotalTodayNow",
+                          "msgGetTotalTodayMorning", "msgGetTotalTodayNow", "msgPutTotalYesterdayMorning",
+                          "msgGetTotalYesterdayMorning"})
+    CHECK_MESSAGE(runtime->count(key) == 1, "GET_BROKER_RUNTIME_INFO lacks " << key);
+  for (const char* key : {"putTps", "getTransferedTps"}) {
+    std::string v = (*runtime)[key];
+    size_t at = 0;
+    while (at <= v.size()) {
+      size_t sp = v.find(' ', at);
+      std::string f = v.substr(at, sp == std::string::npos ? std::string::npos : sp - at);
+      if (!f.empty()) CHECK_MESSAGE(std::strtod(f.c_str(), nullptr) >= 0, key << " field '" << f << "'");
+      if (sp == std::string::npos) break;
+      at = sp + 1;
+    }
+  }
+  CHECK(std::stoll((*runtime)["msgPutTotalTodayNow"]) == per_broker);
+  CHECK(std::stoll((*runtime)["msgGetTotalTodayNow"]) >= per_broker);
+  CHECK(std::stoll((*runtime)["earliestMessageTimeStamp"]) > 0);
+
   // Clean shutdown unregisters: the NameServer drops the brokers at once.
   CHECK(c2.stop() == 0);
   CHECK(wait_until([&] { return route_has_brokers(admin, "IntegTopic", 1); }, 5s));
