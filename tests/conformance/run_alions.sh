@@ -33,6 +33,11 @@ try:
 except Exception:
     low = 32768
 top = max(4096, low) - 2
+# Slice 6 of the 8 the C++ integration tests use (tests/integration/cluster.cc), so that programs
+# ctest runs in parallel do not probe the same ports.
+bottom = max(1026, top - 12000)
+width = (top - bottom) // 8
+lo, hi = bottom + 6 * width + 2, bottom + 7 * width - 2
 taken = set()
 def bindable(p):
     s = socket.socket()
@@ -44,7 +49,7 @@ def bindable(p):
         s.close()
 def free(broker):
     while True:
-        p = random.randint(max(1026, top - 12000), top)
+        p = random.randint(lo, hi)
         span = range(p - 2, p + 2) if broker else [p]
         if any(q in taken for q in span) or not all(bindable(q) for q in span):
             continue
@@ -88,8 +93,11 @@ pids+=($!)
 pids+=($!)
 ns="127.0.0.1:$ns_port"
 for i in $(seq 1 300); do
-  if grep -q "DLedger role change: now SYNC_MASTER" "$work/container.log" &&
-     "$build/bin/mqadmin" clusterList -n "$ns" --json 2>/dev/null | grep -q broker-b; then break; fi
+  # Both masters listed (broker-b registers as brokerId 0 once elected), so updateTopic reaches both.
+  list="$("$build/bin/mqadmin" clusterList -n "$ns" --json 2>/dev/null || true)"
+  if grep -q '"brokerId":0,"brokerName":"broker-a"' <<<"$list" && grep -q '"brokerId":0,"brokerName":"broker-b"' <<<"$list"; then
+    break
+  fi
   sleep 0.1
 done
 "$build/bin/mqadmin" updateTopic -n "$ns" -c AliCluster -t AliRoundTrip -r 4 -w 4 > /dev/null

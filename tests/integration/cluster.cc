@@ -41,12 +41,32 @@ namespace {
 // range could meanwhile be taken by any outgoing connection (tests run in parallel and open many),
 // so candidates come from just below that range: only another explicit bind can take them, and
 // random picks make two tests choosing the same one unlikely.
+//
+// ctest runs the test programs in parallel, and a port one program probed can be bound by another
+// before its own process binds it (a Raft port landing on another test's fast port, listenPort - 2).
+// So each program draws from its own slice of that range: 8 slices of 1500 ports, by program name
+// (the conformance script uses slice 6).
+int port_slice() {
+  static const std::pair<const char*, int> kSlices[] = {
+      {"test_broker_integration", 0}, {"test_client_integration", 1}, {"test_replication_integration", 2},
+      {"test_dledger_integration", 3}, {"test_namesrv_integration", 4}, {"dledger_failover", 5}};
+  std::ifstream comm("/proc/self/comm");
+  std::string name;
+  std::getline(comm, name);
+  for (const auto& [prefix, slice] : kSlices)
+    if (std::string(prefix).rfind(name, 0) == 0 && !name.empty()) return slice;  // comm is cut at 15 chars
+  return 7;
+}
+
 std::pair<int, int> probe_range() {
   int low = 32768, high = 60999;
   std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
   in >> low >> high;
   int top = std::clamp(low, 4096, 65535) - 2;
-  return {std::max(1026, top - 12000), top};
+  const int bottom = std::max(1026, top - 12000);
+  const int slice = (top - bottom) / 8;
+  const int from = bottom + port_slice() * slice;
+  return {from + 2, from + slice - 2};
 }
 
 int random_free_port(int span_below, int span_above) {

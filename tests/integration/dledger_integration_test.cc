@@ -121,9 +121,25 @@ std::vector<std::map<int64_t, std::pair<int64_t, std::string>>> verify_group(Adm
   // Every member serves the same bytes (followers read committed data like slaves).
   for (size_t i : members) {
     if (static_cast<int>(i) == leader) continue;
-    for (int32_t q = 0; q < queues; ++q)
-      CHECK_MESSAGE(read_queue(client, c.addr(i), topic, q) == on_leader[static_cast<size_t>(q)],
-                    "member n" << i << " queue " << q << " differs from the leader's");
+    for (int32_t q = 0; q < queues; ++q) {
+      auto mine = read_queue(client, c.addr(i), topic, q);
+      const auto& theirs = on_leader[static_cast<size_t>(q)];
+      std::string diff;
+      if (mine != theirs) {
+        diff = "sizes " + std::to_string(mine.size()) + " vs " + std::to_string(theirs.size());
+        for (const auto& [off, rec] : theirs) {
+          auto it = mine.find(off);
+          if (it == mine.end() || it->second != rec) {
+            diff += "; first difference at queue offset " + std::to_string(off) +
+                    (it == mine.end() ? " (missing)"
+                                      : " (commit log " + std::to_string(it->second.first) + " vs " +
+                                            std::to_string(rec.first) + ")");
+            break;
+          }
+        }
+      }
+      CHECK_MESSAGE(mine == theirs, "member n" << i << " queue " << q << " differs from the leader's: " << diff);
+    }
   }
   return on_leader;
 }
