@@ -51,8 +51,10 @@ std::map<int64_t, std::pair<int64_t, std::string>> read_queue(BlockingClient& cl
   int64_t offset = 0;
   for (int guard = 0; guard < 10000; ++guard) {
     auto p = pull_messages(client, addr, "dl_reader", topic, queue_id, offset);
-    // A connection cached from before a kill fails once; the next request reconnects.
-    if (p.code == -1) p = pull_messages(client, addr, "dl_reader", topic, queue_id, offset);
+    // A connection cached from before a kill fails once (the next request reconnects), a request
+    // may time out on a loaded machine, and a broker may ask to retry: only "nothing more" ends it.
+    for (int retry = 0; retry < 5 && (p.code == -1 || p.code == rc::kPullRetryImmediately); ++retry)
+      p = pull_messages(client, addr, "dl_reader", topic, queue_id, offset);
     if (p.code != rc::kSuccess) break;
     size_t at = 0;
     for (const auto& rec : p.records) {
