@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "codec/codes.h"
@@ -71,14 +72,19 @@ std::pair<int, int> probe_range() {
 
 int random_free_port(int span_below, int span_above) {
   static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  // Ports this program already handed out: probed free, maybe not bound yet (a cluster's configs
+  // are all written before its processes start), so the probe alone would hand them out again.
+  static std::set<int> handed_out;
   auto [lo, hi] = probe_range();
+  if (handed_out.size() > static_cast<size_t>(hi - lo) / 2) handed_out.clear();
   std::uniform_int_distribution<int> pick(lo + span_below, hi - span_above);
   for (int i = 0; i < 500; ++i) {
     int p = pick(rng);
-    bool free = bind_port(p) == p;
-    for (int q = p - span_below; free && q <= p + span_above; ++q)
-      if (q != p) free = bind_port(q) == q;
-    if (free) return p;
+    bool free = true;
+    for (int q = p - span_below; free && q <= p + span_above; ++q) free = !handed_out.count(q) && bind_port(q) == q;
+    if (!free) continue;
+    for (int q = p - span_below; q <= p + span_above; ++q) handed_out.insert(q);
+    return p;
   }
   return -1;
 }
