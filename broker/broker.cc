@@ -56,8 +56,8 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
       register_retry_timer_(loop_),
       housekeeping_timer_(loop_),
       hold_timer_(loop_),
-      stats_timer_(loop_),
-      slave_sync_timer_(loop_) {
+      slave_sync_timer_(loop_),
+      stats_timer_(loop_) {
   register_processors();
   if (config_.effective_fast_listen_port() > 0) {
     fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),

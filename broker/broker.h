@@ -105,7 +105,8 @@ class Broker {
   // broker_dledger.cc: a DLedger broker's Raft glue (broker/dledger_service.h) and role changes.
   Result<Unit, std::string> open_dledger();
   void register_dledger_processors();
-  void on_dledger_role_change(raft::Role role, bool leader_ready, raft::NodeId leader);
+  // The ready leader is brokerId 0 / SYNC_MASTER; every other state a SLAVE with brokerId selfId + 1.
+  void on_dledger_role_change(bool leader_ready);
   void on_dledger_committed(const store::CommittedRecord& r);
   // A new leader's hand-over: consumer offsets ahead of its own, from the previous leader's broker.
   void take_offsets_from(const std::string& addr);

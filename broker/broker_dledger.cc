@@ -34,9 +34,7 @@ Result<Unit, std::string> Broker::open_dledger() {
            static_cast<uint64_t>(::getpid());
   DLedgerService::Callbacks cb;
   cb.on_committed = [this](const store::CommittedRecord& r) { on_dledger_committed(r); };
-  cb.on_role_change = [this](raft::Role role, bool ready, raft::NodeId leader) {
-    on_dledger_role_change(role, ready, leader);
-  };
+  cb.on_role_change = [this](raft::Role, bool ready, raft::NodeId) { on_dledger_role_change(ready); };
   // Until the first election says otherwise this member is a follower.
   config_.broker_role = BrokerRole::kSlave;
   config_.broker_id = static_cast<int64_t>(std::max<uint32_t>(config_.dledger_self_node + 1, 1));
@@ -84,7 +82,7 @@ void Broker::register_dledger_processors() {
   });
 }
 
-void Broker::on_dledger_role_change(raft::Role role, bool leader_ready, raft::NodeId leader) {
+void Broker::on_dledger_role_change(bool leader_ready) {
   const BrokerRole was_role = config_.broker_role;
   const int64_t was_id = config_.broker_id;
   if (leader_ready) {

@@ -424,14 +424,14 @@ void random_membership_change(Cluster& c, NodeId leader, Random& rng) {
   std::vector<MembershipChange> options;
   for (int i = 0; i < c.size(); ++i) {
     NodeId id = static_cast<NodeId>(i);
-    if (!m.contains(id)) options.push_back({MembershipChangeType::kAddLearner, id, {}});
+    if (!m.contains(id)) options.push_back({MembershipChangeType::kAddLearner, id});
   }
   for (NodeId l : m.learners) {
-    options.push_back({MembershipChangeType::kPromote, l, {}});
-    options.push_back({MembershipChangeType::kRemove, l, {}});
+    options.push_back({MembershipChangeType::kPromote, l});
+    options.push_back({MembershipChangeType::kRemove, l});
   }
   if (m.voters.size() > 2)
-    for (NodeId v : m.voters) options.push_back({MembershipChangeType::kRemove, v, {}});
+    for (NodeId v : m.voters) options.push_back({MembershipChangeType::kRemove, v});
   if (options.empty()) return;
   (void)c.propose_membership(leader, options[static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(options.size()) - 1))]);
 }

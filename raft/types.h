@@ -63,7 +63,7 @@ struct Membership {
   // Where members listen (host:port of their Raft port), when the glue keeps addresses in the log
   // (a DLedger broker does, so that a member added at run time is reachable by every later
   // leader); the core never reads them. Only members have entries (normalize() drops others).
-  std::map<NodeId, std::string> addresses;
+  std::map<NodeId, std::string> addresses{};
 
   bool is_voter(NodeId id) const;
   bool is_learner(NodeId id) const;
@@ -93,7 +93,7 @@ enum class MembershipChangeType : uint8_t {
 struct MembershipChange {
   MembershipChangeType type;
   NodeId node;
-  std::string address;  // kAddLearner: where the new member listens (kept in Membership::addresses)
+  std::string address{};  // kAddLearner: where the new member listens (kept in Membership::addresses)
 };
 
 std::string to_string(const Membership& m);
