@@ -29,6 +29,8 @@ const char* broker_state_name(BrokerState s) {
 namespace {
 constexpr int64_t kHoldCheckIntervalMs = 100;
 constexpr int64_t kHousekeepingIntervalMs = 5000;
+// RocketMQ's flushDelayOffsetInterval.
+constexpr int64_t kFlushDelayOffsetIntervalMs = 10000;
 constexpr int64_t kRegisterTimeoutMs = 6000;
 
 RemotingServerOptions server_options(const BrokerConfig& c, int32_t port) {
@@ -57,7 +59,8 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
       housekeeping_timer_(loop_),
       hold_timer_(loop_),
       slave_sync_timer_(loop_),
-      stats_timer_(loop_) {
+      stats_timer_(loop_),
+      delay_offset_timer_(loop_) {
   register_processors();
   if (config_.effective_fast_listen_port() > 0) {
     fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),
@@ -84,6 +87,8 @@ Result<Unit, std::string> Broker::start() {
     housekeeping_timer_.stop();
     hold_timer_.stop();
     stats_timer_.stop();
+    delay_offset_timer_.stop();
+    schedule_.reset();
     stop_replication();
     ha_master_.reset();
     ha_slave_.reset();
@@ -147,6 +152,33 @@ Result<Unit, std::string> Broker::start() {
       return fail(path + " (and its .bak) is not valid JSON");
     }
   }
+  {
+    std::string why;
+    if (!store::parse_message_delay_level(config_.store.message_delay_level, &why))
+      return fail("messageDelayLevel '" + config_.store.message_delay_level + "': " + why);
+    Logger log = log_;
+    std::weak_ptr<bool> alive = alive_;
+    schedule_ = std::make_unique<ScheduleMessageService>(
+        loop_, *store_, clock_, log_,
+        [this, alive](std::vector<store::MessageToStore> msgs, std::function<void(size_t)> done) {
+          if (alive.expired()) return;
+          put_internal(std::move(msgs), false, [done = std::move(done)](size_t stored, const store::PutMessageResult&) {
+            done(stored);
+          });
+        },
+        [this, log, path = config_dir + "/delayOffset.json"](std::string text) {
+          strand_->submit([path, text = std::move(text), log] {
+            std::string err = write_file_atomically(path, text);
+            if (!err.empty()) log.error("delay offsets not persisted: " + err);
+          });
+        });
+    std::string path = config_dir + "/delayOffset.json";
+    if (auto text = read_config_file(path)) {
+      if (!schedule_->load(*text, &why)) return fail(path + ": " + why);
+    } else if (std::filesystem::exists(path)) {
+      return fail(path + " (and its .bak) is not valid JSON");
+    }
+  }
   topics_.add_system_topics(config_.broker_cluster_name, config_.broker_name, config_.auto_create_topic_enable,
                             config_.default_topic_queue_nums, now_ms());
   groups_.add_system_groups(now_ms());
@@ -191,9 +223,13 @@ Result<Unit, std::string> Broker::start() {
   };
   sample_stats();
   stats_timer_.start(1000, 1000, sample_stats);
+  delay_offset_timer_.start(kFlushDelayOffsetIntervalMs, kFlushDelayOffsetIntervalMs, [this] {
+    if (schedule_) schedule_->persist_if_changed();
+  });
   uint64_t period = register_period_ms();
   register_timer_.start(period, period, [this] { register_with_namesrv(false); });
   state_ = BrokerState::kRunning;
+  update_master_services();
   register_with_namesrv(false);
   log_.info("started: " + std::string(broker_role_name(config_.broker_role)) + ", " +
             (config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH") +
@@ -216,6 +252,8 @@ void Broker::shutdown() {
   housekeeping_timer_.stop();
   hold_timer_.stop();
   stats_timer_.stop();
+  delay_offset_timer_.stop();
+  if (schedule_) schedule_->stop();  // persists its progress
   stop_replication();
   pull_holds_.clear();
   // Wait for this broker's disk work, then flush and close the store on this thread.
@@ -230,6 +268,7 @@ void Broker::shutdown() {
   if (dledger_) dledger_->shutdown();
   auto r = store_->shutdown();
   if (!r.ok()) log_.error("store shutdown: " + r.detail());
+  schedule_.reset();
   store_.reset();
   dledger_.reset();
   if (lock_fd_ >= 0) {

@@ -33,6 +33,7 @@
 #include "broker/dledger_service.h"
 #include "broker/ha_service.h"
 #include "broker/pull_hold_service.h"
+#include "broker/schedule_service.h"
 #include "remoting/client.h"
 #include "remoting/server.h"
 #include "runtime/event_loop.h"
@@ -113,6 +114,21 @@ class Broker {
   void propose_send(const RequestContext& ctx, std::vector<std::string> records, store::PutMessageResult base,
                     HostAddress store_host, int32_t queue_id, bool batch, const std::string& uniq_key,
                     const std::string& topic);
+
+  // broker_internal_put.cc: messages the broker itself writes (delayed deliveries, retries, dead
+  // letters, transaction commits and ops), appended like a send; in DLedger mode proposed and
+  // reported at commit. done(stored, last): the first `stored` messages are in; `last` is the
+  // result of the last one tried. With wait_durable the answer also waits for SYNC_FLUSH /
+  // SYNC_MASTER as a producer's send would. done may run before put_internal returns.
+  using InternalPutDone = std::function<void(size_t stored, const store::PutMessageResult& last)>;
+  void put_internal(std::vector<store::MessageToStore> msgs, bool wait_durable, InternalPutDone done);
+  // Runs fn(code) once the CommitLog up to end_offset is as durable as the broker's flush type and
+  // role ask (SUCCESS, FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT or SLAVE_NOT_AVAILABLE).
+  void await_durable(int64_t end_offset, std::function<void(int32_t code)> fn);
+  // Services only a master (or ready DLedger leader) runs: delayed delivery, transaction checks.
+  // Called at start and at every role change.
+  void update_master_services();
+  std::string config_dir() const { return config_.store.store_path_root_dir + "/config"; }
 
   // broker_send.cc
   void handle_send(const RequestContext& ctx, RemotingCommand& req);
@@ -209,6 +225,10 @@ class Broker {
   int64_t boot_timestamp_ms_ = 0;
   BrokerStats stats_;
   Timer stats_timer_;
+
+  // Delayed delivery (broker/schedule_service.h); progress persisted every 10 s and at stop.
+  std::unique_ptr<ScheduleMessageService> schedule_;
+  Timer delay_offset_timer_;
 
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -103,6 +103,7 @@ void Broker::on_dledger_role_change(bool leader_ready) {
   log_.info(std::string("DLedger role change: now ") + broker_role_name(config_.broker_role) + ", brokerId " +
             std::to_string(config_.broker_id));
   if (state_ != BrokerState::kRunning) return;  // start() registers once everything is up
+  update_master_services();
   // A deposed leader's entry as brokerId 0 goes when it registers under its new id (the
   // NameServer keeps one id per address), unless the new leader replaced it first.
   register_with_namesrv(false);

@@ -81,29 +81,37 @@ void Broker::wait_for_flush(int64_t end_offset, std::function<void(bool)> fn) {
 void Broker::complete_put(const RequestContext& ctx, const store::PutMessageResult& r, int32_t queue_id, bool batch,
                           const std::string& uniq_key, bool wait_store) {
   if (ha_master_) ha_master_->notify_new_data();
-  bool sync_flush = wait_store && config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush;
-  bool sync_master = wait_store && config_.broker_role == BrokerRole::kSyncMaster && ha_master_ != nullptr;
-  if (!sync_flush && !sync_master) return answer_put(ctx, r, queue_id, batch, uniq_key, rc::kSuccess);
+  if (!wait_store) return answer_put(ctx, r, queue_id, batch, uniq_key, rc::kSuccess);
+  std::weak_ptr<bool> alive = alive_;
+  await_durable(r.end_offset, [this, alive, ctx, r, queue_id, batch, uniq_key](int32_t code) {
+    if (!alive.expired()) answer_put(ctx, r, queue_id, batch, uniq_key, code);
+  });
+}
+
+void Broker::await_durable(int64_t end_offset, std::function<void(int32_t code)> fn) {
+  bool sync_flush = config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush;
+  bool sync_master = config_.broker_role == BrokerRole::kSyncMaster && ha_master_ != nullptr;
+  if (!sync_flush && !sync_master) return fn(rc::kSuccess);
 
   // Both waits run at once; the answer goes out when both are in (the first failure decides).
   struct Pending {
     int left = 0;
     int32_t code = rc::kSuccess;
+    std::function<void(int32_t)> fn;
   };
   auto pending = std::make_shared<Pending>();
   pending->left = (sync_flush ? 1 : 0) + (sync_master ? 1 : 0);
-  std::weak_ptr<bool> alive = alive_;
-  auto finish = [this, alive, pending, ctx, r, queue_id, batch, uniq_key](int32_t code) {
-    if (alive.expired()) return;
+  pending->fn = std::move(fn);
+  auto finish = [pending](int32_t code) {
     if (pending->code == rc::kSuccess) pending->code = code;
-    if (--pending->left == 0) answer_put(ctx, r, queue_id, batch, uniq_key, pending->code);
+    if (--pending->left == 0) pending->fn(pending->code);
   };
-  if (sync_flush) wait_for_flush(r.end_offset, [finish](bool ok) { finish(ok ? rc::kSuccess : rc::kFlushDiskTimeout); });
+  if (sync_flush) wait_for_flush(end_offset, [finish](bool ok) { finish(ok ? rc::kSuccess : rc::kFlushDiskTimeout); });
   if (sync_master) {
-    if (!ha_master_->slave_ok(r.end_offset)) {
+    if (!ha_master_->slave_ok(end_offset)) {
       finish(rc::kSlaveNotAvailable);
     } else {
-      ha_master_->wait_for_slave(r.end_offset, clock_.monotonic_ms() + config_.store.sync_flush_timeout_ms,
+      ha_master_->wait_for_slave(end_offset, clock_.monotonic_ms() + config_.store.sync_flush_timeout_ms,
                                  [finish](bool ok) { finish(ok ? rc::kSuccess : rc::kFlushSlaveTimeout); });
     }
   }

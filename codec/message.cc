@@ -266,6 +266,33 @@ std::string encode_properties(const PropertyList& properties) {
   return s;
 }
 
+std::string edit_properties(std::string_view text, const PropertyList& put,
+                            std::initializer_list<std::string_view> erase) {
+  auto dropped = [&](std::string_view name) {
+    for (auto e : erase)
+      if (e == name) return true;
+    for (const auto& [k, v] : put)
+      if (k == name) return true;
+    return false;
+  };
+  std::string s;
+  s.reserve(text.size() + 64);
+  for (const auto& [k, v] : decode_properties(text)) {
+    if (dropped(k)) continue;
+    if (!s.empty()) s.push_back(kPropertySeparator);
+    s.append(k);
+    s.push_back(kNameValueSeparator);
+    s.append(v);
+  }
+  for (const auto& [k, v] : put) {
+    if (!s.empty()) s.push_back(kPropertySeparator);
+    s += k;
+    s.push_back(kNameValueSeparator);
+    s += v;
+  }
+  return s;
+}
+
 std::vector<std::pair<std::string_view, std::string_view>> decode_properties(std::string_view text) {
   std::vector<std::pair<std::string_view, std::string_view>> out;
   while (!text.empty()) {

@@ -22,6 +22,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,20 @@ inline constexpr std::string_view kRealTopic = "REAL_TOPIC";
 inline constexpr std::string_view kRealQueueId = "REAL_QID";
 inline constexpr std::string_view kUniqKey = "UNIQ_KEY";
 inline constexpr std::string_view kCluster = "CLUSTER";
+// Retries and dead letters (CONSUMER_SEND_MSG_BACK).
+inline constexpr std::string_view kRetryTopic = "RETRY_TOPIC";
+inline constexpr std::string_view kOriginMessageId = "ORIGIN_MESSAGE_ID";
+inline constexpr std::string_view kMaxReconsumeTimes = "MAX_RECONSUME_TIMES";
+// Transactions.
+inline constexpr std::string_view kTransactionPrepared = "TRAN_MSG";
+inline constexpr std::string_view kProducerGroup = "PGROUP";
+inline constexpr std::string_view kTransactionCheckTimes = "TRANSACTION_CHECK_TIMES";
+inline constexpr std::string_view kCheckImmunityTimeInSeconds = "CHECK_IMMUNITY_TIME_IN_SECONDS";
+inline constexpr std::string_view kTransactionPreparedQueueOffset = "TRAN_PREPARED_QUEUE_OFFSET";
+// RocketMQ 5.x timed messages: absolute delivery time, or a delay from the send.
+inline constexpr std::string_view kTimerDeliverMs = "TIMER_DELIVER_MS";
+inline constexpr std::string_view kTimerDelaySec = "TIMER_DELAY_SEC";
+inline constexpr std::string_view kTimerDelayMs = "TIMER_DELAY_MS";
 }  // namespace property
 
 enum class MessageError {
@@ -164,6 +179,12 @@ std::string encode_properties(const PropertyList& properties);
 std::vector<std::pair<std::string_view, std::string_view>> decode_properties(std::string_view text);
 // The value Java's map would hold for `name` (the last occurrence wins, as in HashMap.put).
 std::optional<std::string_view> find_property(std::string_view properties, std::string_view name);
+
+// `text` with every property named in `erase` or in `put` removed (all occurrences; the others keep
+// their order and bytes), then `put` appended: how the broker rewrites a message it moves to another
+// topic (delay levels, retries, transactions).
+std::string edit_properties(std::string_view text, const PropertyList& put,
+                            std::initializer_list<std::string_view> erase = {});
 
 // Message ids (4.5): offsetMsgId = upper-case hex of store ip ‖ port (i32) ‖ commit log offset (i64).
 std::string make_offset_msg_id(const HostAddress& store_host, int64_t commit_log_offset);

@@ -4,7 +4,9 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config
       libuv1-dev nlohmann-json3-dev libtomlplusplus-dev doctest-dev libjemalloc-dev zlib1g-dev libisal-dev
-      python3 procps)
+      python3 procps
+      # RocketMQ 4.9.4's Java client and mqadmin (../shared/java-client), a second real client in tests
+      default-jdk-headless libnetty-java libjctools-java)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -13,30 +13,6 @@ namespace {
 constexpr std::string_view kScheduleTopic = "SCHEDULE_TOPIC_XXXX";
 constexpr size_t kScanChunkBytes = 4 * 1024 * 1024;
 
-std::vector<int64_t> parse_delay_levels(const std::string& text) {
-  std::vector<int64_t> out;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t j = text.find(' ', i);
-    if (j == std::string::npos) j = text.size();
-    std::string tok = text.substr(i, j - i);
-    i = j + 1;
-    if (tok.empty()) continue;
-    char unit = tok.back();
-    int64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 : unit == 'd' ? 86400000 : 0;
-    int64_t n = 0;
-    for (char c : tok.substr(0, tok.size() - 1)) {
-      if (c < '0' || c > '9') {
-        mult = 0;
-        break;
-      }
-      n = n * 10 + (c - '0');
-    }
-    if (mult) out.push_back(n * mult);
-  }
-  return out;
-}
-
 // A record cut short by a crash or by the end of a replicated chunk reads back with zeros where its
 // last bytes belong. When the cut falls inside the topic or properties the lengths still add up and
 // no CRC covers them, but a real record ends in a non-zero byte: the last property character, or the
@@ -116,6 +92,38 @@ class SegmentScanner {
 
 }  // namespace
 
+std::optional<std::vector<int64_t>> parse_message_delay_level(std::string_view text, std::string* error) {
+  auto fail = [&](std::string why) -> std::optional<std::vector<int64_t>> {
+    if (error) *error = std::move(why);
+    return std::nullopt;
+  };
+  std::vector<int64_t> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find(' ', i);
+    if (j == std::string_view::npos) j = text.size();
+    std::string_view tok = text.substr(i, j - i);
+    i = j + 1;
+    if (tok.empty()) continue;
+    char unit = tok.back();
+    int64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 : unit == 'd' ? 86400000 : 0;
+    if (mult == 0)
+      return fail("level '" + std::string(tok) + "' does not end in a unit (s, m, h or d)");
+    std::string_view digits = tok.substr(0, tok.size() - 1);
+    if (digits.empty() || digits.size() > 9)
+      return fail("level '" + std::string(tok) + "' has no valid number");
+    int64_t n = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9')
+        return fail("level '" + std::string(tok) + "' is not a number");
+      n = n * 10 + (c - '0');
+    }
+    out.push_back(n * mult);
+  }
+  if (out.empty()) return fail("no delay levels");
+  return out;
+}
+
 const char* put_message_status_name(PutMessageStatus s) {
   switch (s) {
     case PutMessageStatus::kPutOk: return "PUT_OK";
@@ -153,7 +161,8 @@ struct MessageStore::Encoded {
   std::vector<MessageRecord> records;
   std::vector<int64_t> tags_codes;
   std::vector<bool> has_unit;
-  std::vector<std::string> owned_properties;  // batch members' joined properties
+  std::vector<std::string> owned_properties;  // batch members' joined properties, a delayed message's
+  std::string owned_topic;                     // SCHEDULE_TOPIC_XXXX for a delayed message
   size_t total_bytes = 0;
 };
 
@@ -164,7 +173,7 @@ MessageStore::MessageStore(MessageStoreConfig config, FileSystem& fs, Logger log
       commit_log_dir_(join_path(config_.store_path_root_dir, "commitlog")),
       consume_queue_dir_(join_path(config_.store_path_root_dir, "consumequeue")),
       commit_log_(fs, commit_log_dir_, config_.mapped_file_size_commit_log, config_.append_by_mmap),
-      delay_level_ms_(parse_delay_levels(config_.message_delay_level)) {}
+      delay_level_ms_(parse_message_delay_level(config_.message_delay_level).value_or(std::vector<int64_t>{})) {}
 
 MessageStore::MessageStore(MessageStoreConfig config, FileSystem& fs, Logger log, CommitLogReader* reader)
     : MessageStore(std::move(config), fs, std::move(log)) {
@@ -551,6 +560,40 @@ PutMessageResult MessageStore::prepare_message(const MessageToStore& msg, int64_
 
   MessageRecord r;
   r.queue_id = msg.queue_id;
+  r.topic = msg.topic;
+  r.properties = msg.properties;
+  // A delay level parks the message in SCHEDULE_TOPIC_XXXX queue level-1 with its real topic and
+  // queue in properties, for the schedule service to deliver when due (RocketMQ's CommitLog does
+  // this for plain and committed messages; a half message is delayed once it is committed).
+  const int32_t tran_type = sysflag::transaction_type(msg.sys_flag);
+  if ((tran_type == sysflag::kTransactionNotType || tran_type == sysflag::kTransactionCommitType) &&
+      !delay_level_ms_.empty()) {
+    int64_t level = 0;
+    if (auto v = find_property(msg.properties, property::kDelayTimeLevel)) {
+      for (char c : *v) {
+        if (c < '0' || c > '9' || level > 1000000) {
+          level = 0;
+          break;
+        }
+        level = level * 10 + (c - '0');
+      }
+    }
+    if (level > 0) {
+      level = std::min<int64_t>(level, static_cast<int64_t>(delay_level_ms_.size()));
+      enc.owned_properties.reserve(1);
+      enc.owned_properties.push_back(edit_properties(
+          msg.properties, {{std::string(property::kDelayTimeLevel), std::to_string(level)},
+                           {std::string(property::kRealTopic), msg.topic},
+                           {std::string(property::kRealQueueId), std::to_string(msg.queue_id)}}));
+      if (enc.owned_properties.back().size() > kMaxPropertiesLength)
+        return illegal(PutMessageStatus::kPropertiesSizeExceeded,
+                       "properties length " + std::to_string(enc.owned_properties.back().size()));
+      enc.owned_topic = std::string(kScheduleTopic);
+      r.topic = enc.owned_topic;
+      r.properties = enc.owned_properties.back();
+      r.queue_id = static_cast<int32_t>(level - 1);
+    }
+  }
   r.flag = msg.flag;
   r.sys_flag = msg.sys_flag;
   r.born_timestamp = msg.born_timestamp;
@@ -559,12 +602,10 @@ PutMessageResult MessageStore::prepare_message(const MessageToStore& msg, int64_
   r.reconsume_times = msg.reconsume_times;
   r.prepared_transaction_offset = msg.prepared_transaction_offset;
   r.body = msg.body;
-  r.topic = msg.topic;
-  r.properties = msg.properties;
   r.body_crc = rocketmq_crc32(msg.body);
   enc.has_unit.push_back(gets_queue_unit(msg.sys_flag));
-  enc.tags_codes.push_back(tags_code_of(msg.topic, msg.properties, now_ms));
-  enc.total_bytes = message_record_size(msg.body.size(), msg.topic.size(), msg.properties.size(),
+  enc.tags_codes.push_back(tags_code_of(r.topic, r.properties, now_ms));
+  enc.total_bytes = message_record_size(msg.body.size(), r.topic.size(), r.properties.size(),
                                         (msg.born_host.ipv6 ? sysflag::kBornHostV6 : 0) |
                                             (msg.store_host.ipv6 ? sysflag::kStoreHostV6 : 0));
   enc.records.push_back(r);

@@ -126,6 +126,11 @@ struct MessageStoreConfig {
   std::string message_delay_level = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
 };
 
+// messageDelayLevel ("1s 5s 10s 30s 1m ...": space-separated numbers with a unit s, m, h or d) as
+// milliseconds per level (level 1 first). nullopt, with the reason in *error, when a level is not a
+// number followed by a unit or there is none (RocketMQ's broker refuses to start then).
+std::optional<std::vector<int64_t>> parse_message_delay_level(std::string_view text, std::string* error = nullptr);
+
 // RocketMQ's PutMessageStatus, one to one.
 enum class PutMessageStatus {
   kPutOk,
@@ -376,6 +381,8 @@ class MessageStore {
   void add_dispatcher(CommitLogDispatcher* d) { dispatchers_.push_back(d); }
 
   const MessageStoreConfig& config() const { return config_; }
+  // messageDelayLevel in milliseconds, level 1 first (empty when it did not parse).
+  const std::vector<int64_t>& delay_level_ms() const { return delay_level_ms_; }
   int64_t precreate_misses() const { return commit_log_.precreate_misses(); }
   // Tag code RocketMQ computes for a record (used by dispatch and recovery).
   int64_t tags_code_of(std::string_view topic, std::string_view properties,

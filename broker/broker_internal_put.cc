@@ -1,0 +1,81 @@
+// Messages the broker writes on its own behalf: delayed messages coming due, consumer retries and
+// dead letters, transaction commits and their op records. They take the same path as a producer's
+// send (the store's checks, ConsumeQueue dispatch, long-poll wake-ups, replication), but no
+// producer waits for them: the caller learns how many were stored and continues from there.
+#include "broker/broker.h"
+#include "codec/codes.h"
+
+namespace mq {
+
+void Broker::put_internal(std::vector<store::MessageToStore> msgs, bool wait_durable, InternalPutDone done) {
+  store::PutMessageResult last;
+  last.status = store::PutMessageStatus::kServiceNotAvailable;
+  if (!store_ || msgs.empty() || state_ != BrokerState::kRunning) {
+    last.detail = "broker is not running";
+    return done(0, last);
+  }
+  if (dledger_) {
+    // One proposal for all of them: they commit (or fail) together.
+    std::vector<std::string> records;
+    store::PutMessageResult base;
+    HostAddress store_host = msgs.front().store_host;
+    for (const auto& m : msgs) {
+      auto r = store_->encode_message(m, now_ms(), records);
+      if (!r.ok()) {
+        store_->reset_queue_offsets();
+        return done(0, r);
+      }
+      if (base.msg_num == 0) base = r;
+    }
+    base.msg_num = static_cast<int32_t>(msgs.size());
+    std::weak_ptr<bool> alive = alive_;
+    const size_t count = msgs.size();
+    dledger_->propose(std::move(records), std::move(base), store_host,
+                      [alive, count, done = std::move(done)](store::PutMessageResult r) {
+                        if (alive.expired()) return;
+                        done(r.ok() ? count : 0, r);
+                      });
+    return;
+  }
+  size_t stored = 0;
+  for (auto& m : msgs) {
+    store::PutMessageResult r = store_->put_message(m, now_ms());
+    last = r;
+    if (!r.ok()) break;
+    ++stored;
+    stats_.on_put(1);
+    pull_holds_.notify_message_arriving(m.topic, m.queue_id, r.logics_offset + 1);
+  }
+  if (stored > 0) {
+    maybe_precreate();
+    if (ha_master_) ha_master_->notify_new_data();
+  }
+  if (stored == 0 || !wait_durable) return done(stored, last);
+  std::weak_ptr<bool> alive = alive_;
+  await_durable(last.end_offset, [alive, stored, last, done = std::move(done)](int32_t code) mutable {
+    if (alive.expired()) return;
+    if (code != response_code::kSuccess) {
+      last.status = code == response_code::kFlushDiskTimeout    ? store::PutMessageStatus::kFlushDiskTimeout
+                    : code == response_code::kFlushSlaveTimeout ? store::PutMessageStatus::kFlushSlaveTimeout
+                                                                : store::PutMessageStatus::kSlaveNotAvailable;
+    }
+    done(stored, last);
+  });
+}
+
+void Broker::update_master_services() {
+  if (state_ != BrokerState::kRunning || !schedule_) return;
+  const bool master = !is_slave();
+  if (master && !schedule_->running()) {
+    // A DLedger follower kept the leader's delayOffset.json (metadata sync); take it up.
+    if (auto text = read_config_file(config_dir() + "/delayOffset.json")) {
+      std::string why;
+      if (!schedule_->load(*text, &why)) log_.warn("delayOffset.json not taken: " + why);
+    }
+    schedule_->start();
+  } else if (!master && schedule_->running()) {
+    schedule_->stop();
+  }
+}
+
+}  // namespace mq
