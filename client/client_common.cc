@@ -13,6 +13,7 @@
 #include "base/hash.h"
 #include "codec/codes.h"
 #include "codec/fastjson.h"
+#include "codec/message.h"
 
 namespace mq {
 
@@ -215,5 +216,28 @@ RemotingCommand make_unregister_request(const std::string& client_id, const std:
   return req;
 }
 
+std::string rewrite_properties(std::string_view properties,
+                               const std::vector<std::pair<std::string, std::string>>& put,
+                               const std::vector<std::string_view>& remove) {
+  PropertyList out;
+  std::vector<bool> placed(put.size(), false);
+  for (auto& [k, v] : decode_properties(properties)) {
+    bool dropped = false;
+    for (auto r : remove) dropped = dropped || k == r;
+    if (dropped) continue;
+    size_t i = 0;
+    for (; i < put.size(); ++i)
+      if (put[i].first == k) break;
+    if (i == put.size()) {
+      out.emplace_back(std::string(k), std::string(v));
+    } else if (!placed[i]) {
+      placed[i] = true;
+      out.emplace_back(put[i]);
+    }
+  }
+  for (size_t i = 0; i < put.size(); ++i)
+    if (!placed[i]) out.push_back(put[i]);
+  return encode_properties(out);
+}
 
 }  // namespace mq

@@ -120,6 +120,32 @@ RemotingCommand make_unregister_request(const std::string& client_id, const std:
 
 // The retry topic every CLUSTERING consumer group subscribes to.
 inline std::string retry_topic(const std::string& group) { return "%RETRY%" + group; }
+inline constexpr std::string_view kRetryTopicPrefix = "%RETRY%";
+
+// Message properties the clients read or write beyond those the store uses (Java's MessageConst).
+namespace client_property {
+inline constexpr std::string_view kRetryTopic = "RETRY_TOPIC";              // original topic of a retry
+inline constexpr std::string_view kOriginMessageId = "ORIGIN_MESSAGE_ID";   // first msgId of a retry
+inline constexpr std::string_view kReconsumeTime = "RECONSUME_TIME";
+inline constexpr std::string_view kMaxReconsumeTimes = "MAX_RECONSUME_TIMES";
+inline constexpr std::string_view kTransactionPrepared = "TRAN_MSG";        // "true" on half messages
+inline constexpr std::string_view kProducerGroup = "PGROUP";
+inline constexpr std::string_view kTransactionId = "__transactionId__";
+}  // namespace client_property
+
+// Requests a broker sends to clients that codec/codes.h does not name (reference 2.3).
+namespace client_request_code {
+inline constexpr int32_t kResetConsumerClientOffset = 220;
+}  // namespace client_request_code
+
+// The group the consumer's own fallback producer sends with (Java's CLIENT_INNER_PRODUCER).
+inline constexpr std::string_view kClientInnerProducerGroup = "CLIENT_INNER_PRODUCER";
+
+// `properties` with each of `put` set (replacing every earlier value of that name, keeping the
+// position of the first) and every name in `remove` dropped; pieces Java would drop stay dropped.
+std::string rewrite_properties(std::string_view properties,
+                               const std::vector<std::pair<std::string, std::string>>& put,
+                               const std::vector<std::string_view>& remove = {});
 
 
 }  // namespace mq

@@ -146,6 +146,8 @@ struct Producer::SendContext {
   std::string properties;  // header `i`
   int32_t sys_flag = 0;
   int32_t flag = 0;
+  int32_t reconsume_times = 0;
+  int32_t max_reconsume_times = -1;
   bool batch = false;
   std::string uniq_ids;
   int64_t deadline_ms = 0;  // loop clock
@@ -216,6 +218,9 @@ void Producer::send(Message msg, SendCallback cb) {
   ctx->uniq_ids = uniq_.next();
   ctx->properties = build_message_properties(msg, ctx->uniq_ids);
   ctx->flag = msg.flag;
+  // Java marks the half message of a transaction by this property alone (sendKernelImpl).
+  for (auto& [k, v] : msg.user_properties)
+    if (k == client_property::kTransactionPrepared && v == "true") ctx->sys_flag |= sysflag::kTransactionPreparedType;
   if (should_compress(msg.body.size(), options_.compress_over_bytes)) {
     ctx->body = zlib_deflate(msg.body, options_.compress_level);
     ctx->sys_flag |= kCompressedSysFlag;
@@ -224,6 +229,53 @@ void Producer::send(Message msg, SendCallback cb) {
   }
   ctx->cb = std::move(cb);
   begin(std::move(ctx));
+}
+
+void Producer::send_raw(RawMessage msg, SendCallback cb) {
+  if (!started_ || closing_) {
+    fail_later(std::move(cb), client_error(ClientFailure::kShutdown, "producer is not running"));
+    return;
+  }
+  std::optional<std::string> bad;
+  if (!valid_topic_name(msg.topic)) bad = "topic '" + msg.topic + "' is empty, too long or has bad characters";
+  else if (msg.body.empty()) bad = "the message body length is zero";
+  else if (msg.body.size() > options_.max_message_size_bytes) bad = "the message body is over maxMessageSize";
+  if (bad) {
+    fail_later(std::move(cb), client_error(ClientFailure::kBadArgument, *bad));
+    return;
+  }
+  auto ctx = std::make_shared<SendContext>();
+  ctx->topic = std::move(msg.topic);
+  auto uniq = find_property(msg.properties, property::kUniqKey);
+  if (uniq && !uniq->empty()) {
+    ctx->uniq_ids = std::string(*uniq);
+    ctx->properties = std::move(msg.properties);
+  } else {
+    ctx->uniq_ids = uniq_.next();
+    ctx->properties = rewrite_properties(msg.properties, {{std::string(property::kUniqKey), ctx->uniq_ids}});
+  }
+  if (find_property(ctx->properties, client_property::kTransactionPrepared) == "true")
+    ctx->sys_flag |= sysflag::kTransactionPreparedType;
+  ctx->flag = msg.flag;
+  ctx->reconsume_times = msg.reconsume_times;
+  ctx->max_reconsume_times = msg.max_reconsume_times;
+  if (should_compress(msg.body.size(), options_.compress_over_bytes)) {
+    ctx->body = zlib_deflate(msg.body, options_.compress_level);
+    ctx->sys_flag |= kCompressedSysFlag;
+  } else {
+    ctx->body = std::move(msg.body);
+  }
+  ctx->cb = std::move(cb);
+  begin(std::move(ctx));
+}
+
+void Producer::register_request_handler(int32_t code, RequestHandler handler) {
+  rpc_->dispatcher().register_handler(code, std::move(handler));
+}
+
+void Producer::invoke_oneway(const std::string& addr, RemotingCommand request) {
+  if (destroyed_) return;
+  rpc_->invoke_oneway(addr, std::move(request));
 }
 
 void Producer::send_batch(std::vector<Message> msgs, SendCallback cb) {
@@ -296,6 +348,7 @@ void Producer::with_publish_info(const std::string& topic,
         if (info.queues.empty() && info.next_index == 0) info.next_index = random_start_++;
         info.queues = std::move(queues);
         info.from_default_topic = false;
+        heartbeat_new_masters();
         cb(&info);
         return;
       }
@@ -319,6 +372,7 @@ void Producer::with_publish_info(const std::string& topic,
       if (info.queues.empty() && info.next_index == 0) info.next_index = random_start_++;
       info.queues = std::move(queues);
       info.from_default_topic = true;
+      heartbeat_new_masters();
       cb(&info);
     });
   });
@@ -360,6 +414,8 @@ void Producer::attempt(std::shared_ptr<SendContext> ctx) {
     h.born_timestamp = wall_ms();
     h.flag = ctx->flag;
     h.properties = ctx->properties;
+    h.reconsume_times = ctx->reconsume_times;
+    h.max_reconsume_times = ctx->max_reconsume_times;
     h.batch = ctx->batch;
     int64_t budget = ctx->deadline_ms - loop_.now_ms();
     if (budget < 1) budget = 1;
@@ -432,17 +488,28 @@ void Producer::finish(const std::shared_ptr<SendContext>& ctx, ClientOutcome<Sen
 
 void Producer::send_heartbeat() {
   if (closing_) return;
-  std::string body = encode_heartbeat_body(client_id_, {options_.group}, {});
   for (auto& [name, addrs] : routes_->broker_addrs()) {
     auto m = addrs.find(0);
     if (m == addrs.end()) continue;  // producers heartbeat masters only
-    std::string addr = m->second;
-    rpc_->invoke(addr, make_heartbeat_request(body), options_.rpc_timeout_ms,
-                 [this, addr](Result<RemotingCommand, RpcError> r) {
-                   if (destroyed_) return;
-                   if (!r.ok()) log_.debug("heartbeat to " + addr + ": " + r.detail());
-                 });
+    heartbeat_to(m->second);
   }
+}
+
+void Producer::heartbeat_new_masters() {
+  if (closing_ || !started_) return;
+  for (auto& [name, addrs] : routes_->broker_addrs()) {
+    auto m = addrs.find(0);
+    if (m != addrs.end() && !heartbeated_masters_.contains(m->second)) heartbeat_to(m->second);
+  }
+}
+
+void Producer::heartbeat_to(const std::string& addr) {
+  heartbeated_masters_.insert(addr);
+  rpc_->invoke(addr, make_heartbeat_request(encode_heartbeat_body(client_id_, {options_.group}, {})),
+               options_.rpc_timeout_ms, [this, addr](Result<RemotingCommand, RpcError> r) {
+                 if (destroyed_) return;
+                 if (!r.ok()) log_.debug("heartbeat to " + addr + ": " + r.detail());
+               });
 }
 
 void Producer::refresh_routes() {

@@ -13,7 +13,13 @@
 //
 // Each message gets UNIQ_KEY (its msgId) and WAIT; single bodies of compress_over_bytes (4096) or
 // more are deflated (zlib level 5) with sysFlag COMPRESSED | ZLIB type (769, as 4.9.4 writes);
-// batches are never compressed.
+// batches are never compressed. A message whose TRAN_MSG property is "true" is a transactional half
+// message and travels with sysFlag TRANSACTION_PREPARED (0x4), as Java's sendKernelImpl decides
+// (TransactionProducer sets that property; see transaction_producer.h).
+//
+// Heartbeats (HEART_BEAT with this producer group in producerDataSet) go to every master every
+// heartbeat_interval_ms, and at once to a master first seen in a route: a broker checking a
+// transaction asks a connection of the producer group, and only heartbeats tell it which ones are.
 //
 // Threads: every call on the loop thread. Each send callback runs exactly once on the loop thread,
 // never inside send() itself. Destroying a Producer fails what is in flight with kShutdown;
@@ -22,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -61,6 +68,19 @@ struct SendResult {
 };
 
 using SendCallback = std::function<void(ClientOutcome<SendResult>)>;
+
+// A message sent with a properties string built elsewhere: a consumed message sent again to
+// %RETRY%<group> (the consumer's send-back fallback), which keeps its UNIQ_KEY and so its msgId.
+// For retry topics the header carries reconsumeTimes (j) and maxReconsumeTimes (l), which Java's
+// producer takes from the RECONSUME_TIME and MAX_RECONSUME_TIMES properties.
+struct RawMessage {
+  std::string topic;
+  std::string body;        // uncompressed: compressed on the way like any single send
+  std::string properties;  // complete, UNIQ_KEY included (one is added when missing)
+  int32_t flag = 0;
+  int32_t reconsume_times = 0;
+  int32_t max_reconsume_times = -1;  // -1: not sent
+};
 
 struct ProducerOptions {
   std::string name_servers;  // "host:port;host:port"
@@ -120,6 +140,12 @@ class Producer {
   void send(Message msg, SendCallback cb);
   // All messages of one topic; one SEND_BATCH_MESSAGE, one queue.
   void send_batch(std::vector<Message> msgs, SendCallback cb);
+  // Sends `msg` as it is (see RawMessage); the same queue selection, retries and time budget.
+  void send_raw(RawMessage msg, SendCallback cb);
+  // Handles requests a broker sends on this producer's connections (CHECK_TRANSACTION_STATE).
+  void register_request_handler(int32_t code, RequestHandler handler);
+  // A oneway request on this producer's connection to `addr` (END_TRANSACTION).
+  void invoke_oneway(const std::string& addr, RemotingCommand request);
 
   const std::string& client_id() const { return client_id_; }
   const ProducerOptions& options() const { return options_; }
@@ -136,6 +162,9 @@ class Producer {
   void finish(const std::shared_ptr<SendContext>& ctx, ClientOutcome<SendResult> r);
   void fail_later(SendCallback cb, Error<ClientFailure> err);
   void send_heartbeat();
+  // Heartbeats masters no heartbeat has gone to yet (just learned from a route).
+  void heartbeat_new_masters();
+  void heartbeat_to(const std::string& addr);
   void refresh_routes();
 
   EventLoop& loop_;
@@ -149,6 +178,7 @@ class Producer {
   std::unordered_map<std::string, TopicPublishInfo> publish_;
   std::unordered_map<std::string, int64_t> last_failure_refresh_ms_;  // loop clock
   std::unordered_map<uint64_t, std::shared_ptr<SendContext>> in_flight_;
+  std::set<std::string> heartbeated_masters_;
   uint64_t next_send_id_ = 1;
   uint32_t random_start_ = 0;
   Timer route_timer_;
