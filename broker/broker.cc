@@ -62,6 +62,8 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
       stats_timer_(loop_),
       delay_offset_timer_(loop_) {
   register_processors();
+  // Message-semantics handlers (they replace placeholders register_processors may have set).
+  register_retry_processors();
   if (config_.effective_fast_listen_port() > 0) {
     fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),
                                                     log_);

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -129,6 +130,19 @@ class Broker {
   // Called at start and at every role change.
   void update_master_services();
   std::string config_dir() const { return config_.store.store_path_root_dir + "/config"; }
+
+  // broker_retry.cc: CONSUMER_SEND_MSG_BACK, %RETRY% and %DLQ% topics.
+  void register_retry_processors();
+  void handle_send_back(const RequestContext& ctx, RemotingCommand& req);
+  // The topic a send-back (or a client's own retry send) creates on first use: %RETRY% read-write,
+  // %DLQ% write-only (RocketMQ's createTopicInSendMessageBackMethod). Null when it cannot be made.
+  const TopicConfig* create_topic_for_send_back(const std::string& topic, int32_t queue_nums, int32_t perm);
+  // A client's own send to %RETRY%<group> whose reconsumeTimes reached the limit goes to
+  // %DLQ%<group> queue 0 instead: returns that topic and queue. nullopt otherwise (code stays
+  // SUCCESS) or when the group does not exist (code and why say so).
+  std::optional<std::pair<std::string, int32_t>> dead_letter_redirect(const std::string& topic, int32_t reconsume_times,
+                                                                      int32_t max_reconsume_times, int32_t& code,
+                                                                      std::string& why);
 
   // broker_send.cc
   void handle_send(const RequestContext& ctx, RemotingCommand& req);

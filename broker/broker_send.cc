@@ -100,6 +100,19 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
   if (queue_id >= queues)
     return ctx.respond_code(rc::kSystemError, "request queueId[" + std::to_string(queue_id) + "] is illegal, topic:" +
                                                   h.topic + " topicQueueNums:" + std::to_string(queues));
+  if (h.topic.rfind("%RETRY%", 0) == 0 && !h.batch) {
+    // A consumer's own retry (its send-back failed): past the limit it is a dead letter.
+    int32_t code = rc::kSuccess;
+    std::string why;
+    auto redirect = dead_letter_redirect(h.topic, h.reconsume_times, h.max_reconsume_times, code, why);
+    if (code != rc::kSuccess) return ctx.respond_code(code, why);
+    if (redirect) {
+      log_.info("message of " + h.topic + " reconsumed " + std::to_string(h.reconsume_times) + " times: to " +
+                redirect->first);
+      h.topic = redirect->first;
+      queue_id = redirect->second;
+    }
+  }
   if (req.body.size() > static_cast<size_t>(config_.store.max_message_size))
     return ctx.respond_code(rc::kMessageIllegal, "message body size " + std::to_string(req.body.size()) +
                                                      " exceeds maxMessageSize " +

@@ -1,5 +1,8 @@
 #include "codec/send_header.h"
 
+#include <algorithm>
+#include <climits>
+
 #include "codec/codes.h"
 #include "codec/header_reader.h"
 
@@ -49,6 +52,7 @@ bool decode_send_request_header(RemotingCommand& req, SendMessageRequestHeader& 
   h.flag = static_cast<int32_t>(r.i64_or(key("h", "flag"), 0));
   take(key("i", "properties"), h.properties);
   h.reconsume_times = static_cast<int32_t>(r.i64_or(key("j", "reconsumeTimes"), 0));
+  h.max_reconsume_times = static_cast<int32_t>(std::clamp<int64_t>(r.i64_or(key("l", "maxReconsumeTimes"), -1), -1, INT32_MAX));
   h.batch = req.code == request_code::kSendBatchMessage || r.boolean(key("m", "batch"));
   if (!r.ok()) {
     error = r.error();

@@ -7,12 +7,14 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "base/clock.h"
 #include "client/admin_client.h"
 #include "cluster.h"
 #include "codec/codes.h"
+#include "codec/header_reader.h"
 #include "codec/message.h"
 
 using namespace mq;
@@ -163,4 +165,138 @@ TEST_CASE("delay levels: parked in SCHEDULE_TOPIC_XXXX, delivered no earlier tha
   for (const auto& d : after_clean)
     CHECK_MESSAGE(sentinels.count(d.uniq) == 1, "after a clean restart " << d.uniq << " was delivered again");
   CHECK(after_clean.size() == sentinels.size());
+}
+
+namespace {
+
+RemotingCommand make_send_back(int64_t commit_log_offset, const std::string& group, int32_t delay_level,
+                               const std::string& origin_msg_id, const std::string& origin_topic,
+                               int32_t max_reconsume_times) {
+  RemotingCommand req = RemotingCommand::request(request_code::kConsumerSendMsgBack);
+  req.ext_fields.set("offset", commit_log_offset);
+  req.ext_fields.set("group", group);
+  req.ext_fields.set("delayLevel", delay_level);
+  req.ext_fields.set("originMsgId", origin_msg_id);
+  req.ext_fields.set("originTopic", origin_topic);
+  req.ext_fields.set_bool("unitMode", false);
+  req.ext_fields.set("maxReconsumeTimes", max_reconsume_times);
+  return req;
+}
+
+struct Pulled {
+  MessageRecord rec;
+  std::string body;  // keeps the views alive
+};
+
+// The next message of a queue (waiting for it), or nullopt after `timeout`.
+std::optional<Pulled> next_message(BlockingClient& c, const std::string& addr, const std::string& topic, int32_t queue_id,
+                                   int64_t& offset, std::chrono::milliseconds timeout) {
+  std::optional<Pulled> out;
+  wait_until(
+      [&] {
+        auto p = pull_messages(c, addr, "semantics_reader", topic, queue_id, offset, 1);
+        if (p.code != rc::kSuccess || p.records.empty()) return false;
+        Pulled got;
+        got.body = std::move(p.body);
+        auto rec = decode_record(got.body, DecodeOptions{.check_crc = false});
+        if (!rec.ok()) return false;
+        got.rec = *rec;
+        offset = got.rec.queue_offset + 1;
+        out = std::move(got);
+        return true;
+      },
+      timeout);
+  return out;
+}
+
+int64_t max_offset_of(BlockingClient& c, const std::string& addr, const std::string& topic, int32_t queue_id) {
+  RemotingCommand req = RemotingCommand::request(request_code::kGetMaxOffset);
+  req.ext_fields.set("topic", topic);
+  req.ext_fields.set("queueId", queue_id);
+  auto r = c.invoke(addr, std::move(req), 5000);
+  if (!r.ok() || r->code != rc::kSuccess) return -1;
+  return HeaderReader(r->ext_fields).i64_or("offset", -1);
+}
+
+}  // namespace
+
+TEST_CASE("retries: CONSUMER_SEND_MSG_BACK re-delivers through %RETRY% with reconsume counts 0, 1, 2 across a "
+          "restart; past the limit the message lands in %DLQ% exactly once, which normal pulls cannot read") {
+  NamesrvProcess ns;
+  REQUIRE(ns.port > 0);
+  TempDir dir;
+  BrokerSpec spec{"broker-r"};
+  // Level 3 + reconsumeTimes is what a send-back picks: keep the first levels short.
+  spec.extra = "messageDelayLevel=1s 1s 1s 1s 1s 1s\n";
+  ContainerProcess c(ns.addr(), {spec}, dir.file("c"));
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(create_topic(ns.addr(), "TestCluster", "RetryTopic", 1));
+  const std::string addr = c.broker_addr(0);
+  const std::string group = "retry_group";
+  const std::string retry_topic = "%RETRY%" + group;
+  BlockingClient client;
+  const std::string props = encode_properties({{"UNIQ_KEY", "U-retry-1"}, {"KEYS", "order-42"}});
+  SendOutcome sent;
+  REQUIRE(wait_until([&] { return (sent = send_message(client, addr, "RetryTopic", 0, "pay order 42", props)).code == rc::kSuccess; }, 10s));
+
+  int64_t topic_offset = 0, retry_offset = 0;
+  auto first = next_message(client, addr, "RetryTopic", 0, topic_offset, 10s);
+  REQUIRE(first.has_value());
+  CHECK(first->rec.reconsume_times == 0);
+  const std::string first_offset_id = make_offset_msg_id(first->rec.store_host, first->rec.physical_offset);
+  CHECK(first_offset_id == sent.msg_id);
+
+  int64_t failed_at = first->rec.physical_offset;
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    CAPTURE(attempt);
+    int64_t before = wall_ms();
+    auto r = client.invoke(addr, make_send_back(failed_at, group, 0, "U-retry-1", "RetryTopic", 16), 10000);
+    REQUIRE(r.ok());
+    REQUIRE_MESSAGE(r->code == rc::kSuccess, r->remark.value_or(""));
+    if (attempt == 1) {  // a restart between two failures changes nothing
+      REQUIRE(c.stop() == 0);
+      REQUIRE_MESSAGE(c.start(), c.proc().output());
+    }
+    auto again = next_message(client, addr, retry_topic, 0, retry_offset, 30s);
+    REQUIRE_MESSAGE(again.has_value(), "retry " << attempt << " did not come back through " << retry_topic);
+    const MessageRecord& m = again->rec;
+    CHECK(m.reconsume_times == attempt);
+    CHECK(m.store_timestamp >= before + 1000);  // delay level 3 + n, 1 s here
+    CHECK(m.body == "pay order 42");
+    CHECK(find_property(m.properties, property::kRetryTopic) == "RetryTopic");
+    CHECK(find_property(m.properties, property::kOriginMessageId) == first_offset_id);
+    CHECK(find_property(m.properties, property::kUniqKey) == "U-retry-1");
+    CHECK(find_property(m.properties, "KEYS") == "order-42");
+    CHECK_FALSE(find_property(m.properties, property::kDelayTimeLevel).has_value());
+    failed_at = m.physical_offset;
+  }
+  // The third failure with maxReconsumeTimes 2: a dead letter, not a retry.
+  auto r = client.invoke(addr, make_send_back(failed_at, group, 0, "U-retry-1", "RetryTopic", 2), 10000);
+  REQUIRE(r.ok());
+  REQUIRE_MESSAGE(r->code == rc::kSuccess, r->remark.value_or(""));
+  const std::string dlq = "%DLQ%" + group;
+  CHECK(max_offset_of(client, addr, dlq, 0) == 1);
+  auto dlq_pull = pull_messages(client, addr, "semantics_reader", dlq, 0, 0);
+  CHECK_MESSAGE(dlq_pull.code == rc::kNoPermission, "a DLQ is write-only; pull answered " << dlq_pull.code << " "
+                                                                                             << dlq_pull.remark);
+  // A client whose send-back failed sends the retry itself; past the limit it is a dead letter too.
+  RemotingCommand own = make_send_request(retry_topic, 0, "pay order 42",
+                                          encode_properties({{"UNIQ_KEY", "U-retry-1"}, {"RETRY_TOPIC", "RetryTopic"}}));
+  own.ext_fields.set("j", int32_t{2});  // reconsumeTimes
+  own.ext_fields.set("l", int32_t{2});  // maxReconsumeTimes
+  auto own_r = client.invoke(addr, std::move(own), 10000);
+  REQUIRE(own_r.ok());
+  REQUIRE_MESSAGE(own_r->code == rc::kSuccess, own_r->remark.value_or(""));
+  CHECK(max_offset_of(client, addr, dlq, 0) == 2);
+  // Nothing else went to the retry topic: two retries, then the dead letters.
+  CHECK(max_offset_of(client, addr, retry_topic, 0) == 2);
+  // The DLQ survives a restart with its permission.
+  REQUIRE(c.stop() == 0);
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(wait_until([&] { return max_offset_of(client, addr, dlq, 0) == 2; }, 10s));
+  AdminClient admin(ns.addr());
+  REQUIRE(wait_until([&] {
+    auto route = admin.get_route(dlq);
+    return route.ok() && !route->queue_datas.empty() && route->queue_datas[0].perm == perm::kWrite;
+  }, 10s));
 }
