@@ -2,6 +2,8 @@
 // offsets and lookups, topic and subscription-group administration, configuration and statistics.
 #include <sys/resource.h>
 
+#include <algorithm>
+
 #include "broker/broker.h"
 #include "codec/codes.h"
 #include "codec/fastjson.h"
@@ -18,6 +20,12 @@ using nlohmann::json;
 // fastjson's object-keyed map key for a MessageQueue.
 std::string message_queue_key(const std::string& broker_name, int32_t queue_id, const std::string& topic) {
   return json{{"brokerName", broker_name}, {"queueId", queue_id}, {"topic", topic}}.dump(-1, ' ', false, kJsonReplace);
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
 }
 
 bool valid_topic_name(const std::string& t) {
@@ -233,26 +241,62 @@ void Broker::register_admin_processors() {
     resp.ext_fields.set("version", topics_.data_version().to_json().dump(-1, ' ', false, kJsonReplace));
     ctx.respond(std::move(resp));
   });
+  // UPDATE_BROKER_CONFIG (broker/broker_config.h, BrokerConfig::update): keys read where they are
+  // used apply at once, keys read at start are kept for the next start; both are written to the
+  // broker's own file (on its strand: it fsyncs), as RocketMQ persists its Properties. A refusal
+  // names the key and changes nothing. The remark says what applied now and what waits for a
+  // restart (RocketMQ's tool prints only success; ours prints the remark).
   server_.register_handler(req::kUpdateBrokerConfig, [this](const RequestContext& ctx, RemotingCommand& r) {
     auto changes = parse_properties_text(r.body);
-    std::string err = config_.update_live(changes);
-    if (!err.empty()) return ctx.respond_code(rc::kNoPermission, err);
-    log_.info("config updated: " + r.body);
+    auto updated = config_.update(changes);
+    if (!updated.ok()) {
+      log_.warn("config update from " + ctx.peer_address() + " refused: " + updated.detail());
+      return ctx.respond_code(rc::kSystemError, updated.detail());
+    }
+    const BrokerConfig::ConfigUpdate u = *updated;
+    auto has = [](const std::vector<std::string>& keys, const char* key) {
+      return std::find(keys.begin(), keys.end(), key) != keys.end();
+    };
+    // The two timers that read their period at start, re-armed with the new one.
+    if (has(u.applied, "flushIntervalCommitLog")) {
+      uint64_t every = static_cast<uint64_t>(config_.store.flush_interval_commit_log_ms);
+      flush_timer_.start(every, every, [this] { run_flush(true); });
+    }
+    if (has(u.applied, "registerNameServerPeriod")) {
+      uint64_t period = register_period_ms();
+      register_timer_.start(period, period, [this] { register_with_namesrv(false); });
+    }
+    std::string what;
+    if (!u.applied.empty()) what += "applied now: " + join(u.applied);
+    if (!u.on_restart.empty()) what += std::string(what.empty() ? "" : "; ") + "take effect at the next start: " + join(u.on_restart);
+    std::string text = r.body;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    log_.info("config updated by " + ctx.peer_address() + " (" + what + "): " + text);
+    // brokerPermission and the like reach the NameServer with the next registration: send it now.
     register_with_namesrv(false);
-    // Written back to the broker's own file so a restart keeps the change (RocketMQ persists it
-    // too), on this broker's strand since it fsyncs. The change is live either way; a file we
-    // cannot write is logged and told in the answer's remark.
-    if (config_.config_path.empty() || changes.empty()) return ctx.respond_code(rc::kSuccess);
-    auto remark = std::make_shared<std::string>();
-    Logger log = log_;
+    if (config_.config_path.empty()) {
+      if (u.on_restart.empty()) return ctx.respond_code(rc::kSuccess, what + " (no config file to write to)");
+      config_.drop_pending(u.on_restart);
+      return ctx.respond_code(rc::kSystemError, what + ", but this broker has no config file to keep " +
+                                                    join(u.on_restart) + " for the next start: those are dropped");
+    }
+    auto failure = std::make_shared<std::string>();
+    std::weak_ptr<bool> alive = alive_;
     strand_->submit(
-        [path = config_.config_path, changes, remark, log] {
+        [path = config_.config_path, changes, failure] {
           auto persisted = update_config_file(path, changes);
-          if (persisted.ok()) return;
-          *remark = "applied, but not written to the config file: " + persisted.detail();
-          log.warn(*remark);
+          if (!persisted.ok()) *failure = persisted.detail();
         },
-        [ctx, remark] { ctx.respond_code(rc::kSuccess, *remark); });
+        [this, alive, ctx, u, what, failure, path = config_.config_path] {
+          if (alive.expired()) return ctx.respond_code(rc::kSystemError, "broker stopped while writing " + path);
+          if (failure->empty()) return ctx.respond_code(rc::kSuccess, what + " (written to " + path + ")");
+          log_.warn("config update not written to " + path + ": " + *failure);
+          if (u.on_restart.empty()) return ctx.respond_code(rc::kSuccess, what + ", but not written to the config file: " + *failure);
+          // A change for the next start that is not in the file would be lost at that start.
+          config_.drop_pending(u.on_restart);
+          ctx.respond_code(rc::kSystemError, what + ", but not written to the config file (" + *failure + "): " +
+                                                 join(u.on_restart) + " dropped");
+        });
   });
 
   server_.register_handler(req::kGetBrokerRuntimeInfo, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {

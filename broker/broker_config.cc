@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -121,58 +122,88 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("messageDelayLevel", store.message_delay_level);
 }
 
-Result<std::vector<std::string>, ConfigError> BrokerConfig::load(const ConfigFile& file) {
-  config_path = file.path;
+Result<Unit, ConfigError> BrokerConfig::bind_over(const ConfigFile& file, std::vector<std::string>* unknown) {
   std::string role = broker_role_name(broker_role);
   std::string flush = store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH";
   ConfigBinder b(file);
   bind_all(b, role, flush);
+  if (unknown != nullptr) *unknown = b.unknown_keys();
   auto r = b.finish();
   if (!r.ok()) return r.error();
   broker_role = role == "SLAVE" ? BrokerRole::kSlave : role == "SYNC_MASTER" ? BrokerRole::kSyncMaster : BrokerRole::kAsyncMaster;
   store.flush_disk_type = flush == "SYNC_FLUSH" ? store::FlushDiskType::kSyncFlush : store::FlushDiskType::kAsyncFlush;
+  return Unit{};
+}
+
+Result<Unit, ConfigError> BrokerConfig::check_values(const std::function<std::string(const std::string&)>& where,
+                                                     bool for_update) const {
+  auto fail = [&where](const std::string& key, const std::string& why) {
+    return make_error(ConfigError::kValue, where(key) + ": " + why);
+  };
+  if (broker_name.empty()) return fail("brokerName", "must not be empty");
+  if (listen_port <= 0 || listen_port > 65535) return fail("listenPort", "must be in [1, 65535]");
+  if (ha_listen_port < 0 || ha_listen_port > 65535) return fail("haListenPort", "must be in [0, 65535]");
+  if (fast_listen_port < -1 || fast_listen_port > 65535)
+    return fail("fastListenPort", "must be -1 (none), 0 (listenPort - 2) or a port");
+  if (fast_listen_port == 0 && listen_port <= 2)
+    return fail("listenPort", "leaves no room for the fast port listenPort - 2 (set fastListenPort)");
+  if (!is_dledger() && broker_role != BrokerRole::kSlave && broker_id != 0)
+    return fail("brokerId", "a master's brokerId must be 0");
+  if (!is_dledger() && broker_role == BrokerRole::kSlave && broker_id <= 0)
+    return fail("brokerId", "slave broker id must be > 0");
+  if (ha_transfer_batch_size < 1024 || ha_transfer_batch_size > (4 << 20))
+    return fail("haTransferBatchSize", "must be in [1024, 4194304]");
+  if (ha_send_heartbeat_interval_ms < 10 || ha_housekeeping_interval_ms <= ha_send_heartbeat_interval_ms)
+    return fail("haHousekeepingInterval", "must exceed haSendHeartbeatInterval (both in ms, >= 10)");
+  if (slave_sync_interval_ms < 100) return fail("slaveSyncInterval", "must be at least 100 ms");
+  if (access_message_in_memory_max_ratio < 0 || access_message_in_memory_max_ratio > 100)
+    return fail("accessMessageInMemoryMaxRatio", "must be in [0, 100]");
+  if (store.mapped_file_size_commit_log < 4096) return fail("mappedFileSizeCommitLog", "must be at least 4096");
+  if (store.store_path_root_dir.empty()) return fail("storePathRootDir", "must not be empty");
+  if (!store_path_commit_log.empty() &&
+      normal_dir(store_path_commit_log) != normal_dir(store.store_path_root_dir + "/commitlog"))
+    return fail("storePathCommitLog",
+                "only storePathRootDir/commitlog is supported (" + store.store_path_root_dir + "/commitlog)");
+  if (default_topic_queue_nums <= 0 || default_topic_queue_nums > 1024)
+    return fail("defaultTopicQueueNums", "must be in [1, 1024]");
+  if (!for_update) return Unit{};
+  // A request's values get stricter checks than a file's (which RocketMQ's broker loads and clamps
+  // or fails on later, and which existing deployments rely on): out of range in a request is a
+  // typo, not a choice (a zero interval would spin a timer, a zero transfer limit starve consumers).
+  if (broker_permission < 0 || broker_permission > 15) return fail("brokerPermission", "must be in [0, 15]");
+  if (register_name_server_period_ms < 1000 || register_name_server_period_ms > 60'000)
+    return fail("registerNameServerPeriod", "must be in [1000, 60000] ms");
+  if (store.flush_interval_commit_log_ms < 10 || store.flush_interval_commit_log_ms > 60'000)
+    return fail("flushIntervalCommitLog", "must be in [10, 60000] ms");
+  if (store.sync_flush_timeout_ms < 1) return fail("syncFlushTimeout", "must be at least 1 ms");
+  if (short_polling_time_ms < 0) return fail("shortPollingTimeMills", "must not be negative");
+  if (channel_expired_timeout_ms < 1000) return fail("channelExpiredTimeout", "must be at least 1000 ms");
+  if (max_transfer_bytes_on_message_in_memory < 1)
+    return fail("maxTransferBytesOnMessageInMemory", "must be at least 1");
+  if (max_transfer_count_on_message_in_memory < 1)
+    return fail("maxTransferCountOnMessageInMemory", "must be at least 1");
+  if (store.max_message_size < 1) return fail("maxMessageSize", "must be at least 1");
+  if (store.file_reserved_time_hours < 0) return fail("fileReservedTime", "must not be negative");
+  if (store.disk_max_used_space_ratio < 10 || store.disk_max_used_space_ratio > 95)
+    return fail("diskMaxUsedSpaceRatio", "must be in [10, 95]");
+  std::string why;
+  if (!store::parse_message_delay_level(store.message_delay_level, &why)) return fail("messageDelayLevel", why);
+  return Unit{};
+}
+
+Result<std::vector<std::string>, ConfigError> BrokerConfig::load(const ConfigFile& file) {
+  config_path = file.path;
+  std::vector<std::string> warnings;
+  if (auto r = bind_over(file, &warnings); !r.ok()) return r.error();
   auto where = [&file](const std::string& key) {
     const ConfigEntry* e = file.find(key);
     return file.path + ":" + std::to_string(e ? e->line : 0) + ": key '" + key + "'";
   };
-  if (broker_name.empty()) return make_error(ConfigError::kValue, where("brokerName") + ": must not be empty");
-  if (listen_port <= 0 || listen_port > 65535)
-    return make_error(ConfigError::kValue, where("listenPort") + ": must be in [1, 65535]");
-  if (ha_listen_port < 0 || ha_listen_port > 65535)
-    return make_error(ConfigError::kValue, where("haListenPort") + ": must be in [0, 65535]");
-  if (fast_listen_port < -1 || fast_listen_port > 65535)
-    return make_error(ConfigError::kValue, where("fastListenPort") + ": must be -1 (none), 0 (listenPort - 2) or a port");
-  if (fast_listen_port == 0 && listen_port <= 2)
-    return make_error(ConfigError::kValue, where("listenPort") + ": leaves no room for the fast port listenPort - 2 (set fastListenPort)");
-  if (!is_dledger() && broker_role != BrokerRole::kSlave && broker_id != 0)
-    return make_error(ConfigError::kValue, where("brokerId") + ": a master's brokerId must be 0");
-  if (!is_dledger() && broker_role == BrokerRole::kSlave && broker_id <= 0)
-    return make_error(ConfigError::kValue, where("brokerId") + ": slave broker id must be > 0");
-  if (ha_transfer_batch_size < 1024 || ha_transfer_batch_size > (4 << 20))
-    return make_error(ConfigError::kValue, where("haTransferBatchSize") + ": must be in [1024, 4194304]");
-  if (ha_send_heartbeat_interval_ms < 10 || ha_housekeeping_interval_ms <= ha_send_heartbeat_interval_ms)
-    return make_error(ConfigError::kValue, where("haHousekeepingInterval") +
-                                               ": must exceed haSendHeartbeatInterval (both in ms, >= 10)");
-  if (slave_sync_interval_ms < 100)
-    return make_error(ConfigError::kValue, where("slaveSyncInterval") + ": must be at least 100 ms");
-  if (access_message_in_memory_max_ratio < 0 || access_message_in_memory_max_ratio > 100)
-    return make_error(ConfigError::kValue, where("accessMessageInMemoryMaxRatio") + ": must be in [0, 100]");
-  if (store.mapped_file_size_commit_log < 4096)
-    return make_error(ConfigError::kValue, where("mappedFileSizeCommitLog") + ": must be at least 4096");
-  if (store.store_path_root_dir.empty())
-    return make_error(ConfigError::kValue, where("storePathRootDir") + ": must not be empty");
-  if (!store_path_commit_log.empty() &&
-      normal_dir(store_path_commit_log) != normal_dir(store.store_path_root_dir + "/commitlog"))
-    return make_error(ConfigError::kValue, where("storePathCommitLog") +
-                                               ": only storePathRootDir/commitlog is supported (" +
-                                               store.store_path_root_dir + "/commitlog)");
   if (file.find("sendMessageThreadPoolNums") != nullptr && send_message_thread_pool_nums < 1)
     return make_error(ConfigError::kValue, where("sendMessageThreadPoolNums") + ": must be at least 1");
-  if (default_topic_queue_nums <= 0 || default_topic_queue_nums > 1024)
-    return make_error(ConfigError::kValue, where("defaultTopicQueueNums") + ": must be in [1, 1024]");
+  if (auto r = check_values(where, false); !r.ok()) return r.error();
   if (broker_ip1.empty()) broker_ip1 = local_ipv4_address();
   if (broker_ip2.empty()) broker_ip2 = broker_ip1;
-  std::vector<std::string> warnings = b.unknown_keys();
   if (is_dledger()) {
     auto d = check_dledger(file);
     if (!d.ok()) return d.error();
@@ -391,41 +422,109 @@ std::string BrokerConfig::to_properties() const {
   kv("storePathDLedgerCommitLog", is_dledger() ? dledger_dir() : store_path_dledger_commit_log);
   kv("storePathRootDir", store.store_path_root_dir);
   kv("syncFlushTimeout", std::to_string(store.sync_flush_timeout_ms));
+  kv("haSendHeartbeatInterval", std::to_string(ha_send_heartbeat_interval_ms));
+  kv("haHousekeepingInterval", std::to_string(ha_housekeeping_interval_ms));
+  kv("slaveSyncInterval", std::to_string(slave_sync_interval_ms));
+  kv("shortPollingTimeMills", std::to_string(short_polling_time_ms));
+  kv("channelExpiredTimeout", std::to_string(channel_expired_timeout_ms));
+  kv("regionId", region_id);
+  kv("traceTopicEnable", b(trace_topic_enable));
+  kv("compressedRegister", b(compressed_register));
+  kv("frameMaxLength", std::to_string(max_frame_bytes));
+  kv("maxTransferBytesOnMessageInMemory", std::to_string(max_transfer_bytes_on_message_in_memory));
+  kv("maxTransferCountOnMessageInMemory", std::to_string(max_transfer_count_on_message_in_memory));
+  kv("checkCRCOnRecover", b(store.check_crc_on_recover));
+  kv("messageDelayLevel", store.message_delay_level);
+  if (!pending_restart_.empty()) {
+    std::string pending;
+    for (const auto& [k, v] : pending_restart_) pending += (pending.empty() ? "" : ";") + k + "=" + v;
+    kv("configChangesPendingRestart", pending);
+  }
   return o;
 }
 
-std::string BrokerConfig::update_live(const std::vector<std::pair<std::string, std::string>>& pairs) {
+Result<BrokerConfig::ConfigUpdate, std::string> BrokerConfig::update(
+    const std::vector<std::pair<std::string, std::string>>& pairs) {
+  // Read where they are used, so in effect at once (the caller re-arms the timers of the last two).
   static const std::set<std::string> kLive = {
-      "autoCreateTopicEnable", "autoCreateSubscriptionGroup", "brokerPermission", "defaultTopicQueueNums",
-      "longPollingEnable", "shortPollingTimeMills", "notifyConsumerIdsChangedEnable", "slaveReadEnable",
-      "fileReservedTime", "deleteWhen", "diskMaxUsedSpaceRatio", "maxMessageSize",
-      "maxTransferBytesOnMessageInMemory", "maxTransferCountOnMessageInMemory", "accessMessageInMemoryMaxRatio"};
+      "autoCreateTopicEnable", "autoCreateSubscriptionGroup", "brokerPermission", "longPollingEnable",
+      "shortPollingTimeMills", "notifyConsumerIdsChangedEnable", "slaveReadEnable", "accessMessageInMemoryMaxRatio",
+      "maxTransferBytesOnMessageInMemory", "maxTransferCountOnMessageInMemory", "channelExpiredTimeout",
+      "compressedRegister", "regionId", "traceTopicEnable", "syncFlushTimeout", "registerNameServerPeriod",
+      "flushIntervalCommitLog"};
+  // A DLedger broker hands its flush interval to the Raft log at start.
+  static const std::set<std::string> kLiveExceptDLedger = {"flushIntervalCommitLog"};
+  // Which broker this is and where its data lies: the container checks these against its other
+  // brokers at start, and the store's files are laid out by them.
+  static const std::set<std::string> kFixed = {
+      "brokerClusterName", "brokerName", "brokerId", "listenPort", "haListenPort", "fastListenPort", "namesrvAddr",
+      "storePathRootDir", "storePathCommitLog", "mappedFileSizeCommitLog", "mapedFileSizeCommitLog",
+      "mappedFileSizeConsumeQueue"};
   static const std::set<std::string> kDLedger = {
       "enableDLegerCommitLog", "dLegerGroup", "dLegerPeers", "dLegerSelfId", "preferredLeaderId",
       "storePathDLedgerCommitLog", "enableBatchPush", "dLegerTickMs", "dLegerHeartbeatIntervalMs",
       "dLegerElectionTimeoutMs", "dLegerMaxWaitAckTimeMs", "dLegerCheckpointIntervalMs",
       "dLegerFaultInjectionEnable", "dLegerJoinGroup"};
-  ConfigFile f;
-  f.path = "<UPDATE_BROKER_CONFIG>";
-  int line = 0;
+  auto refuse = [](std::string why) { return make_error(std::string(), std::move(why)); };
+  std::string file = config_path.empty() ? std::string("the broker's config file") : config_path;
+  if (pairs.empty()) return refuse("no key=value pair in the request");
+  ConfigFile changes;
+  changes.path = "UPDATE_BROKER_CONFIG";
   for (const auto& [k, v] : pairs) {
     if (kDLedger.count(k))
-      return "key '" + k + "' cannot be changed while the broker runs: a DLedger group's membership, " +
-             "directory and timing are fixed at start (edit the file and restart the broker)";
-    if (!kLive.count(k)) return "key '" + k + "' cannot be changed while the broker runs";
-    f.entries.push_back({k, v, ++line});
+      return refuse("key '" + k + "' cannot be changed while the broker runs: a DLedger group's membership, " +
+                    "directory and timing are fixed at start (edit " + file + " and restart the broker)");
+    if (kFixed.count(k))
+      return refuse("key '" + k + "' cannot be changed while the broker runs: it names the broker, its ports or " +
+                    "its storage layout (edit " + file + " and restart the broker)");
+    changes.entries.push_back({k, v, static_cast<int>(changes.entries.size()) + 1});
   }
-  BrokerConfig copy = *this;
-  std::string role = broker_role_name(broker_role);
-  std::string flush = store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH";
-  ConfigBinder b(f);
-  copy.bind_all(b, role, flush);
-  auto r = b.finish();
-  if (!r.ok()) return r.detail();
-  if (copy.default_topic_queue_nums <= 0 || copy.default_topic_queue_nums > 1024)
-    return "defaultTopicQueueNums must be in [1, 1024]";
-  *this = copy;
-  return {};
+  // The values the next start would read: the file as it will be, i.e. the running values, the
+  // changes pending from earlier requests, then these.
+  ConfigFile next_file;
+  next_file.path = changes.path;
+  for (const auto& [k, v] : pending_restart_) next_file.entries.push_back({k, v, 0});
+  for (const auto& e : changes.entries) next_file.entries.push_back(e);
+  for (const auto& e : changes.entries) {
+    ConfigFile one;
+    one.path = changes.path;
+    one.entries.push_back(e);
+    BrokerConfig scratch = *this;
+    std::vector<std::string> unknown;
+    (void)scratch.bind_over(one, &unknown);  // a wrong type is reported below, with the others
+    if (!unknown.empty()) return refuse("key '" + e.key + "' is not a broker configuration key");
+  }
+  BrokerConfig next = *this;
+  if (auto r = next.bind_over(next_file, nullptr); !r.ok()) return refuse(r.detail());
+  if (next_file.find("sendMessageThreadPoolNums") != nullptr && next.send_message_thread_pool_nums < 1)
+    return refuse("key 'sendMessageThreadPoolNums': must be at least 1");
+  auto where = [](const std::string& key) { return "key '" + key + "'"; };
+  if (auto r = next.check_values(where, true); !r.ok()) return refuse(r.detail());
+
+  ConfigUpdate out;
+  ConfigFile live;
+  live.path = changes.path;
+  for (const auto& e : changes.entries) {
+    bool is_live = kLive.count(e.key) && !(is_dledger() && kLiveExceptDLedger.count(e.key));
+    auto& list = is_live ? out.applied : out.on_restart;
+    if (std::find(list.begin(), list.end(), e.key) == list.end()) list.push_back(e.key);
+    if (is_live) {
+      live.entries.push_back(e);
+    } else {
+      std::erase_if(pending_restart_, [&e](const auto& p) { return p.first == e.key; });
+      pending_restart_.emplace_back(e.key, e.value);
+    }
+  }
+  // Checked above on a copy holding every change, so binding the live ones cannot fail.
+  auto bound = bind_over(live, nullptr);
+  MQ_CHECK(bound.ok(), "live config keys failed to bind after validation");
+  return out;
+}
+
+void BrokerConfig::drop_pending(const std::vector<std::string>& keys) {
+  std::erase_if(pending_restart_, [&keys](const auto& p) {
+    return std::find(keys.begin(), keys.end(), p.first) != keys.end();
+  });
 }
 
 std::vector<BrokerConfig::BoundPort> BrokerConfig::bound_port_sources() const {

@@ -13,6 +13,7 @@
 // the elections at run time (leader: 0 / SYNC_MASTER; otherwise node + 1 / SLAVE).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -149,14 +150,48 @@ struct BrokerConfig {
   std::string ha_server_addr() const { return broker_ip2 + ":" + std::to_string(effective_ha_listen_port()); }
   // "cluster/brokerName/brokerId" with container_broker_id(), used in messages and log prefixes.
   std::string identity() const;
-  // key=value text (GET_BROKER_CONFIG).
+  // key=value text (GET_BROKER_CONFIG): every key load() reads, with the values in effect. Changes
+  // accepted for the next start are listed under configChangesPendingRestart ("k=v;k=v").
   std::string to_properties() const;
-  // UPDATE_BROKER_CONFIG: applies keys safe to change while running; refuses others by name (the
-  // DLedger keys among them: a group's membership and timing are fixed while it runs).
-  std::string update_live(const std::vector<std::pair<std::string, std::string>>& pairs);
+
+  // UPDATE_BROKER_CONFIG. RocketMQ's broker takes any key into its in-memory Properties and
+  // persists them, though most only take effect on restart; here a change is one of:
+  //  * applied: the broker reads the key where it uses it (permissions, polling, client
+  //    housekeeping, transfer limits, flushIntervalCommitLog and registerNameServerPeriod, whose
+  //    timers the caller re-arms); in effect at once;
+  //  * on_restart: a key the broker reads only at start (HA, store expiry, brokerRole, ...):
+  //    accepted, kept as pending (to_properties lists it), in effect from the next start once the
+  //    caller has written it to the broker's file;
+  //  * refused, with the key named: a key no broker reads, a value of the wrong type or outside
+  //    the rules load() applies (checked against the configuration the next start would read), and
+  //    keys that name the broker or lay out its storage (identity, ports, paths, segment sizes,
+  //    DLedger keys): changing those through a request would make the container start a different
+  //    broker on the old files.
+  // All or nothing: on a refusal nothing changes.
+  struct ConfigUpdate {
+    std::vector<std::string> applied;
+    std::vector<std::string> on_restart;
+  };
+  Result<ConfigUpdate, std::string> update(const std::vector<std::pair<std::string, std::string>>& pairs);
+  // update() with only its refusal ("" when accepted).
+  std::string update_live(const std::vector<std::pair<std::string, std::string>>& pairs) {
+    auto r = update(pairs);
+    return r.ok() ? std::string() : r.detail();
+  }
+  // Changes accepted for the next start, in the order they came (a later one for a key replaces it).
+  const std::vector<std::pair<std::string, std::string>>& pending_restart() const { return pending_restart_; }
+  // Forgets pending changes for these keys (the caller could not write them to the file).
+  void drop_pending(const std::vector<std::string>& keys);
 
  private:
   void bind_all(ConfigBinder& b, std::string& role, std::string& flush);
+  // Binds `file`'s entries over this configuration (role and flush type included).
+  Result<Unit, ConfigError> bind_over(const ConfigFile& file, std::vector<std::string>* unknown);
+  // The rules load() applies to the bound values, and with `for_update` the stricter ranges a
+  // request's values must keep; `where(key)` names a key for the message.
+  Result<Unit, ConfigError> check_values(const std::function<std::string(const std::string&)>& where,
+                                         bool for_update) const;
+  std::vector<std::pair<std::string, std::string>> pending_restart_;
   Result<Unit, ConfigError> check_dledger(const ConfigFile& file);
 };
 
