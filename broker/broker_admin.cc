@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <set>
 
 #include "broker/broker.h"
 #include "codec/codes.h"
@@ -22,11 +23,26 @@ std::string message_queue_key(const std::string& broker_name, int32_t queue_id, 
   return json{{"brokerName", broker_name}, {"queueId", queue_id}, {"topic", topic}}.dump(-1, ' ', false, kJsonReplace);
 }
 
+// Request codes of RocketMQ's admin tools that codec/codes.h does not name yet (RequestCode).
+constexpr int32_t kResetConsumerClientOffset = 220;  // broker -> consumer client
+constexpr int32_t kInvokeBrokerToResetOffset = 222;
+constexpr int32_t kQueryTopicConsumeByWho = 300;
+constexpr int32_t kViewBrokerStatsData = 315;
+constexpr int32_t kGetBrokerConsumeStats = 317;
+// MQVersion.Version.V3_0_7_SNAPSHOT.ordinal(): the first client version that takes
+// RESET_CONSUMER_CLIENT_OFFSET (RocketMQ refuses to reset a group with an older member).
+constexpr int32_t kFirstVersionWithResetOffset = 28;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, kJsonReplace); }
+
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
   return out;
 }
+
+// A double for a JSON body (fastjson reads any JSON number into a double field).
+std::string json_double(double v) { return dump(json(v)); }
 
 bool valid_topic_name(const std::string& t) {
   if (t.empty() || t.size() > kMaxTopicLengthV1) return false;
@@ -343,7 +359,73 @@ void Broker::register_admin_processors() {
     ctx.respond(std::move(resp));
   });
 
-  server_.register_handler(req::kGetConsumeStats, [this, bad_header](const RequestContext& ctx, RemotingCommand& r) {
+  // RocketMQ's derived statistics (broker/broker_stats.h): messages of a queue stored within the
+  // last `window_ms` are those from this queue offset to the max offset.
+  auto window_start = [this](const std::string& topic, int32_t q, int64_t window_ms) {
+    return store_->offset_in_queue_by_time(topic, q, now_ms() - window_ms);
+  };
+  // TOPIC_PUT_NUMS: messages stored within each window.
+  auto topic_put_sums = [this, window_start](const std::string& topic, int32_t queues) {
+    StatsWindowSums s;
+    for (int32_t q = 0; q < queues; ++q) {
+      const int64_t max = store_->max_offset_in_queue(topic, q);
+      for (size_t w = 3; w-- > 0;) {
+        const int64_t from = window_start(topic, q, kStatsWindowMs[w]);
+        if (from >= max) break;  // the shorter windows hold no more
+        s.sum[w] += max - from;
+      }
+    }
+    return s;
+  };
+  // GROUP_GET_NUMS: of the messages stored within each window, those the group's committed offset
+  // has passed (RocketMQ counts the pulls themselves; this is what they amounted to).
+  auto group_get_sums = [this, window_start](const std::string& group, const std::string& topic, int32_t queues) {
+    StatsWindowSums s;
+    for (int32_t q = 0; q < queues; ++q) {
+      const int64_t consumed = std::min(offsets_.query(group, topic, q), store_->max_offset_in_queue(topic, q));
+      if (consumed <= 0) continue;
+      for (size_t w = 3; w-- > 0;) {
+        const int64_t from = window_start(topic, q, kStatsWindowMs[w]);
+        if (from >= consumed) break;
+        s.sum[w] += consumed - from;
+      }
+    }
+    return s;
+  };
+
+  // A ConsumeStats offsetTable's rows for one topic (OffsetWrapper per MessageQueue), appended to
+  // `rows`, with the topic's diff and consume TPS. False when the topic does not count for the group
+  // under RocketMQ's rules: it does not exist here, or the group is online and does not subscribe to it.
+  struct ConsumeRows {
+    std::string rows;
+    int64_t diff = 0;
+    double tps = 0;
+  };
+  auto consume_rows = [this, group_get_sums](const std::string& group, const std::string& topic, bool all_write_queues,
+                                             ConsumeRows& out) {
+    const TopicConfig* tc = topics_.find(topic);
+    if (tc == nullptr) return false;
+    const ConsumerGroupInfo* online = clients_.consumer_group(group);
+    if (online != nullptr && !online->subscriptions.empty() && !online->subscriptions.count(topic)) return false;
+    // GET_CONSUME_STATS reports the read queues, GET_BROKER_CONSUME_STATS the write queues (as RocketMQ).
+    const int32_t queues = all_write_queues ? tc->write_queue_nums : tc->read_queue_nums;
+    for (int32_t q = 0; q < queues; ++q) {
+      const int64_t broker_offset = std::max<int64_t>(store_->max_offset_in_queue(topic, q), 0);
+      const int64_t consumer_offset = std::max<int64_t>(offsets_.query(group, topic, q), 0);
+      json w{{"brokerOffset", broker_offset}, {"consumerOffset", consumer_offset}, {"lastTimestamp", 0}};
+      if (consumer_offset > 0) {
+        const int64_t last = store_->message_store_timestamp(topic, q, consumer_offset - 1);
+        if (last > 0) w["lastTimestamp"] = last;
+      }
+      if (!out.rows.empty()) out.rows += ",";
+      out.rows += message_queue_key(config_.broker_name, q, topic) + ":" + dump(w);
+      out.diff += broker_offset - consumer_offset;
+    }
+    out.tps += group_get_sums(group, topic, queues).tps(0);
+    return true;
+  };
+
+  server_.register_handler(req::kGetConsumeStats, [this, bad_header, consume_rows](const RequestContext& ctx, RemotingCommand& r) {
     HeaderReader h(r.ext_fields);
     std::string group = h.str("consumerGroup");
     if (!h.ok()) return bad_header(ctx, h);
@@ -351,29 +433,142 @@ void Broker::register_admin_processors() {
     if (auto t = h.opt_str("topic"); t && !t->empty()) {
       topics.push_back(*t);
     } else {
-      for (const auto& [key, _] : offsets_.table()) {
-        size_t at = key.rfind('@');
-        if (at != std::string::npos && key.substr(at + 1) == group) topics.push_back(key.substr(0, at));
-      }
+      topics = offsets_.topics_of_group(group);
     }
-    std::string out = "{\"consumeTps\":0.0,\"offsetTable\":{";
-    bool first = true;
-    for (const auto& topic : topics) {
-      const TopicConfig* tc = topics_.find(topic);
-      if (tc == nullptr) continue;
-      for (int32_t q = 0; q < tc->read_queue_nums; ++q) {
-        int64_t broker_offset = store_->max_offset_in_queue(topic, q);
-        int64_t consumer_offset = std::max<int64_t>(offsets_.query(group, topic, q), 0);
-        int64_t last = consumer_offset > 0 ? store_->message_store_timestamp(topic, q, consumer_offset - 1) : 0;
-        if (!first) out += ",";
-        first = false;
-        out += message_queue_key(config_.broker_name, q, topic) + ":" +
-               json{{"brokerOffset", broker_offset}, {"consumerOffset", consumer_offset}, {"lastTimestamp", last}}.dump(-1, ' ', false, kJsonReplace);
+    ConsumeRows all;
+    for (const auto& topic : topics) consume_rows(group, topic, false, all);
+    RemotingCommand resp;
+    resp.body = "{\"consumeTps\":" + json_double(all.tps) + ",\"offsetTable\":{" + all.rows + "}}";
+    ctx.respond(std::move(resp));
+  });
+
+  // GET_BROKER_CONSUME_STATS (mqadmin brokerConsumeStats): a ConsumeStats per topic of every
+  // subscription group (topics from its committed offsets), and the broker's total diff. isOrder
+  // keeps ordered topics only.
+  server_.register_handler(kGetBrokerConsumeStats, [this, consume_rows](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    const bool order_only = h.boolean("isOrder");
+    std::string list;
+    int64_t total_diff = 0;
+    for (const auto& [group, _] : groups_.table()) {
+      std::string stats;
+      for (const auto& topic : offsets_.topics_of_group(group)) {
+        const TopicConfig* tc = topics_.find(topic);
+        if (tc == nullptr || (order_only && !tc->order)) continue;
+        ConsumeRows one;
+        if (!consume_rows(group, topic, true, one)) continue;
+        total_diff += one.diff;
+        if (!stats.empty()) stats += ",";
+        stats += "{\"consumeTps\":" + json_double(one.tps) + ",\"offsetTable\":{" + one.rows + "}}";
       }
+      if (!list.empty()) list += ",";
+      list += "{" + dump(json(group)) + ":[" + stats + "]}";
     }
     RemotingCommand resp;
-    resp.body = out + "}}";
+    resp.body = "{\"brokerAddr\":" + dump(json(config_.broker_addr())) + ",\"consumeStatsList\":[" + list +
+                "],\"totalDiff\":" + std::to_string(total_diff) + "}";
     ctx.respond(std::move(resp));
+  });
+
+  // QUERY_TOPIC_CONSUME_BY_WHO: groups online with a subscription to the topic, and groups with
+  // offsets for it.
+  server_.register_handler(kQueryTopicConsumeByWho, [this, bad_header, ok_body](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string topic = h.str("topic");
+    if (!h.ok()) return bad_header(ctx, h);
+    std::set<std::string> groups;
+    for (const auto& [group, info] : clients_.consumer_groups())
+      if (info.subscriptions.count(topic)) groups.insert(group);
+    for (auto& group : offsets_.groups_of_topic(topic)) groups.insert(std::move(group));
+    ok_body(ctx, dump(json{{"groupList", groups}}));
+  });
+
+  // VIEW_BROKER_STATS_DATA (mqadmin statsAll): TOPIC_PUT_NUMS of a topic, GROUP_GET_NUMS of a
+  // "topic@group"; like RocketMQ, an error for a key with nothing to count (statsAll skips it).
+  server_.register_handler(kViewBrokerStatsData, [this, bad_header, ok_body, topic_put_sums, group_get_sums](
+                                                     const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string name = h.str("statsName"), key = h.str("statsKey");
+    if (!h.ok()) return bad_header(ctx, h);
+    auto not_exist = [&] { ctx.respond_code(rc::kSystemError, "The stats <" + name + "> <" + key + "> not exist"); };
+    if (name == "TOPIC_PUT_NUMS") {
+      const TopicConfig* tc = topics_.find(key);
+      if (tc == nullptr) return not_exist();
+      return ok_body(ctx, broker_stats_data_json(topic_put_sums(key, tc->write_queue_nums)));
+    }
+    if (name == "GROUP_GET_NUMS") {
+      size_t at = key.rfind('@');
+      if (at == std::string::npos) return not_exist();
+      std::string topic = key.substr(0, at), group = key.substr(at + 1);
+      const TopicConfig* tc = topics_.find(topic);
+      const auto groups = offsets_.groups_of_topic(topic);
+      if (tc == nullptr || std::find(groups.begin(), groups.end(), group) == groups.end()) return not_exist();
+      return ok_body(ctx, broker_stats_data_json(group_get_sums(group, topic, tc->read_queue_nums)));
+    }
+    not_exist();
+  });
+
+  // INVOKE_BROKER_TO_RESET_OFFSET (mqadmin resetOffsetByTime), as RocketMQ's Broker2Client.resetOffset:
+  // per write queue, the offset of the first message stored at or after `timestamp` (-1: the max
+  // offset), taken when isForce or when it is behind the group's offset; each online member of
+  // the group gets RESET_CONSUMER_CLIENT_OFFSET with the table, and the answer carries it too.
+  // The group's committed offsets are set here as well, so the reset holds for members that ignore
+  // the request (not subscribed, not Java); a Java member pauses 10 s, may commit its old offsets
+  // meanwhile, then commits the reset ones. A group with no member online gets CONSUMER_NOT_ONLINE,
+  // on which the tool resets the offsets itself (resetOffsetByTimestampOld).
+  server_.register_handler(kInvokeBrokerToResetOffset, [this, bad_header, ok_body](const RequestContext& ctx, RemotingCommand& r) {
+    HeaderReader h(r.ext_fields);
+    std::string topic = h.str("topic"), group = h.str("group");
+    const int64_t timestamp = h.i64("timestamp");
+    const bool force = h.boolean("isForce");
+    if (!h.ok()) return bad_header(ctx, h);
+    const bool for_cpp = r.language == "CPP";  // ResetOffsetBodyForC for the C++ client (mqadmin -c)
+    const TopicConfig* tc = topics_.find(topic);
+    if (tc == nullptr)
+      return ctx.respond_code(rc::kSystemError, "[reset-offset] reset offset failed, no topic in this broker. topic=" + topic);
+    std::vector<std::pair<int32_t, int64_t>> table;
+    for (int32_t q = 0; q < tc->write_queue_nums; ++q) {
+      const int64_t consumer_offset = offsets_.query(group, topic, q);
+      if (consumer_offset == -1)
+        return ctx.respond_code(rc::kSystemError, "THe consumer group <" + group + "> not exist");
+      int64_t target = timestamp == -1 ? store_->max_offset_in_queue(topic, q) : store_->offset_in_queue_by_time(topic, q, timestamp);
+      if (target < 0) target = 0;
+      table.emplace_back(q, force || target < consumer_offset ? target : consumer_offset);
+    }
+    const ConsumerGroupInfo* info = clients_.consumer_group(group);
+    std::vector<std::shared_ptr<RemotingConnection>> members;
+    if (info != nullptr) {
+      for (const auto& [id, ch] : info->channels) {
+        if (ch.version < kFirstVersionWithResetOffset)
+          return ctx.respond_code(rc::kSystemError, "the client does not support this feature. version=" + std::to_string(ch.version));
+        if (auto conn = ch.connection.lock()) members.push_back(std::move(conn));
+      }
+    }
+    if (members.empty())
+      return ctx.respond_code(rc::kConsumerNotOnline, "Consumer not online, so can not reset offset, Group: " + group +
+                                                          " Topic: " + topic + " Timestamp: " + std::to_string(timestamp));
+    std::string map_body = "{\"offsetTable\":{";
+    json list = json::array();
+    for (const auto& [q, offset] : table) {
+      if (q) map_body += ",";
+      map_body += message_queue_key(config_.broker_name, q, topic) + ":" + std::to_string(offset);
+      list.push_back({{"brokerName", config_.broker_name}, {"offset", offset}, {"queueId", q}, {"topic", topic}});
+      offsets_.commit(group, topic, q, offset);
+    }
+    map_body += "}}";
+    persist_metadata();
+    RemotingCommand reset = RemotingCommand::request(kResetConsumerClientOffset);
+    reset.language = "JAVA";
+    reset.ext_fields.set("topic", topic);
+    reset.ext_fields.set("group", group);
+    reset.ext_fields.set("timestamp", timestamp);
+    reset.ext_fields.set_bool("isForce", force);
+    reset.body = for_cpp ? dump(json{{"offsetTable", list}}) : map_body;
+    for (const auto& conn : members) server_.send_oneway(*conn, reset);
+    log_.info("[reset-offset] group " + group + " topic " + topic + " timestamp " + std::to_string(timestamp) +
+              (force ? " (force)" : "") + " by " + ctx.peer_address() + ": " + std::to_string(members.size()) +
+              " member(s) told, offsets " + map_body);
+    ok_body(ctx, map_body);
   });
 
   server_.register_handler(req::kGetConsumerConnectionList, [this, bad_header, ok_body](const RequestContext& ctx, RemotingCommand& r) {

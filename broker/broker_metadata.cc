@@ -217,6 +217,15 @@ std::vector<std::string> ConsumerOffsetManager::groups_of_topic(const std::strin
   return out;
 }
 
+std::vector<std::string> ConsumerOffsetManager::topics_of_group(const std::string& group) const {
+  std::vector<std::string> out;
+  for (const auto& [key, _] : table_) {
+    size_t at = key.rfind('@');
+    if (at != std::string::npos && key.compare(at + 1, std::string::npos, group) == 0) out.push_back(key.substr(0, at));
+  }
+  return out;
+}
+
 void ConsumerOffsetManager::remove_topic(const std::string& topic) {
   for (auto it = table_.begin(); it != table_.end();) {
     size_t at = it->first.rfind('@');

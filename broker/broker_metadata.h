@@ -97,8 +97,10 @@ class ConsumerOffsetManager {
   // -1 when nothing was committed.
   int64_t query(const std::string& group, const std::string& topic, int32_t queue_id) const;
   const std::map<std::string, std::map<int32_t, int64_t>>& table() const { return table_; }
-  // Groups with offsets for `topic`.
+  // Groups with offsets for `topic` (RocketMQ's whichGroupByTopic).
   std::vector<std::string> groups_of_topic(const std::string& topic) const;
+  // Topics `group` has offsets for, its retry topic among them (RocketMQ's whichTopicByConsumer).
+  std::vector<std::string> topics_of_group(const std::string& group) const;
   void remove_topic(const std::string& topic);
   void remove_group(const std::string& group);
   std::string to_json_text() const;

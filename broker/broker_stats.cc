@@ -33,6 +33,18 @@ void BrokerStats::sample(int64_t now_ms, int64_t local_day) {
   }
 }
 
+std::string broker_stats_data_json(const StatsWindowSums& sums) {
+  std::string out = "{";
+  const char* names[3] = {"statsMinute", "statsHour", "statsDay"};
+  // fastjson's order (alphabetical): statsDay, statsHour, statsMinute.
+  for (size_t w : {size_t{2}, size_t{1}, size_t{0}}) {
+    if (out.size() > 1) out += ",";
+    out += std::string("\"") + names[w] + "\":{\"avgpt\":0.0,\"sum\":" + std::to_string(sums.sum[w]) +
+           ",\"tps\":" + java_double(sums.tps(w)) + "}";
+  }
+  return out + "}";
+}
+
 std::string BrokerStats::tps_over(int64_t Snapshot::*counter, size_t seconds) const {
   // As RocketMQ: empty until there are more than `seconds` snapshots.
   if (snapshots_.size() <= seconds) return {};

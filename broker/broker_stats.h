@@ -8,6 +8,13 @@
 //  * Day counters: at the first sample of a new local day, "today morning" becomes "yesterday
 //    morning" and the current totals become "today morning" (msgPutTotalTodayMorning and friends).
 // No clock is read here: the caller passes the time and the local day number.
+//
+// VIEW_BROKER_STATS_DATA (RocketMQ's BrokerStatsData, which `mqadmin statsAll` reads for a topic's
+// TOPIC_PUT_NUMS and a topic@group's GROUP_GET_NUMS): a sum, its rate per second and an average
+// per call for the last minute, hour and day. RocketMQ keeps these per stats key in memory from
+// per-call counters; the broker here derives the sums from its ConsumeQueues instead (messages
+// stored in the window, and those of them a group has consumed), so they survive a restart and
+// cost nothing on the send and pull paths. Calls are not counted, so avgpt is 0.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -15,6 +22,19 @@
 #include <string>
 
 namespace mq {
+
+// The windows of RocketMQ's StatsItem: minute, hour, day.
+inline constexpr int64_t kStatsWindowMs[3] = {60'000, 3'600'000, 86'400'000};
+
+// Sums over kStatsWindowMs, in that order.
+struct StatsWindowSums {
+  int64_t sum[3] = {0, 0, 0};
+  // Per second over the window (RocketMQ divides by the time its snapshots span, at most the window).
+  double tps(size_t window) const { return static_cast<double>(sum[window]) * 1000.0 / static_cast<double>(kStatsWindowMs[window]); }
+};
+
+// BrokerStatsData JSON: {"statsDay":{"avgpt":0.0,"sum":N,"tps":T},"statsHour":{...},"statsMinute":{...}}.
+std::string broker_stats_data_json(const StatsWindowSums& sums);
 
 class BrokerStats {
  public:
