@@ -64,6 +64,7 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
   register_processors();
   // Message-semantics handlers (they replace placeholders register_processors may have set).
   register_retry_processors();
+  register_lock_processors();
   if (config_.effective_fast_listen_port() > 0) {
     fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),
                                                     log_);

@@ -34,6 +34,7 @@
 #include "broker/dledger_service.h"
 #include "broker/ha_service.h"
 #include "broker/pull_hold_service.h"
+#include "broker/rebalance_lock_manager.h"
 #include "broker/schedule_service.h"
 #include "remoting/client.h"
 #include "remoting/server.h"
@@ -144,6 +145,9 @@ class Broker {
                                                                       int32_t max_reconsume_times, int32_t& code,
                                                                       std::string& why);
 
+  // broker_lock.cc: LOCK_BATCH_MQ / UNLOCK_BATCH_MQ for orderly consumers.
+  void register_lock_processors();
+
   // broker_send.cc
   void handle_send(const RequestContext& ctx, RemotingCommand& req);
   void answer_put(const RequestContext& ctx, const store::PutMessageResult& r, int32_t queue_id, bool batch,
@@ -192,6 +196,7 @@ class Broker {
   ConsumerOffsetManager offsets_;
   ClientManager clients_;
   PullHoldService pull_holds_;
+  RebalanceLockManager locks_;
   RemotingServer server_;
   // The fast ("VIP") port, listenPort - 2: the same handlers as server_ except PULL_MESSAGE, as
   // RocketMQ's fastRemotingServer. Older Java clients send there (vipChannelEnabled), and a Java

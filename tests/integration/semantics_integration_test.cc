@@ -16,6 +16,7 @@
 #include "codec/codes.h"
 #include "codec/header_reader.h"
 #include "codec/message.h"
+#include <nlohmann/json.hpp>
 
 using namespace mq;
 using namespace mq::test;
@@ -299,4 +300,49 @@ TEST_CASE("retries: CONSUMER_SEND_MSG_BACK re-delivers through %RETRY% with reco
     auto route = admin.get_route(dlq);
     return route.ok() && !route->queue_datas.empty() && route->queue_datas[0].perm == perm::kWrite;
   }, 10s));
+}
+
+namespace {
+// LOCK_BATCH_MQ for queues 0..n-1 of `topic`; returns the queue ids locked.
+std::set<int32_t> lock_queues(BlockingClient& c, const std::string& addr, const std::string& group,
+                              const std::string& client_id, const std::string& topic, int n, int32_t code) {
+  nlohmann::json set = nlohmann::json::array();
+  for (int q = 0; q < n; ++q) set.push_back({{"topic", topic}, {"brokerName", "broker-l"}, {"queueId", q}});
+  RemotingCommand req = RemotingCommand::request(code);
+  req.body = nlohmann::json{{"consumerGroup", group}, {"clientId", client_id}, {"mqSet", set}}.dump();
+  auto r = c.invoke(addr, std::move(req), 5000);
+  std::set<int32_t> out;
+  if (!r.ok() || r->code != rc::kSuccess) return {-1};
+  if (code == request_code::kUnlockBatchMq) return out;
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded()) return {-2};
+  for (const auto& q : j["lockOKMQSet"]) out.insert(q["queueId"].get<int32_t>());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("queue locks: LOCK_BATCH_MQ gives a queue to one client of a group, UNLOCK_BATCH_MQ frees it, "
+          "malformed bodies get an error") {
+  NamesrvProcess ns;
+  REQUIRE(ns.port > 0);
+  TempDir dir;
+  ContainerProcess c(ns.addr(), {{"broker-l"}}, dir.file("c"));
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  const std::string addr = c.broker_addr(0);
+  BlockingClient client;
+  const int32_t lock = request_code::kLockBatchMq, unlock = request_code::kUnlockBatchMq;
+  std::set<int32_t> all = {0, 1, 2, 3};
+  CHECK(lock_queues(client, addr, "G", "client-A", "OrderTopic", 4, lock) == all);
+  CHECK(lock_queues(client, addr, "G", "client-B", "OrderTopic", 4, lock).empty());
+  CHECK(lock_queues(client, addr, "G2", "client-B", "OrderTopic", 2, lock) == std::set<int32_t>{0, 1});
+  CHECK(lock_queues(client, addr, "G", "client-A", "OrderTopic", 4, lock) == all);  // renewal
+  CHECK(lock_queues(client, addr, "G", "client-A", "OrderTopic", 2, unlock).empty());  // frees 0 and 1
+  CHECK(lock_queues(client, addr, "G", "client-B", "OrderTopic", 4, lock) == std::set<int32_t>{0, 1});
+  RemotingCommand bad = RemotingCommand::request(lock);
+  bad.body = "{not json";
+  auto r = client.invoke(addr, std::move(bad), 5000);
+  REQUIRE(r.ok());
+  CHECK(r->code == rc::kSystemError);
+  // The broker still serves.
+  CHECK(lock_queues(client, addr, "G3", "client-C", "OrderTopic", 1, lock) == std::set<int32_t>{0});
 }
