@@ -65,6 +65,7 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
   // Message-semantics handlers (they replace placeholders register_processors may have set).
   register_retry_processors();
   register_lock_processors();
+  register_transaction_processors();
   if (config_.effective_fast_listen_port() > 0) {
     fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),
                                                     log_);
@@ -92,6 +93,7 @@ Result<Unit, std::string> Broker::start() {
     stats_timer_.stop();
     delay_offset_timer_.stop();
     schedule_.reset();
+    transactions_.reset();
     stop_replication();
     ha_master_.reset();
     ha_slave_.reset();
@@ -184,6 +186,7 @@ Result<Unit, std::string> Broker::start() {
   }
   topics_.add_system_topics(config_.broker_cluster_name, config_.broker_name, config_.auto_create_topic_enable,
                             config_.default_topic_queue_nums, now_ms());
+  open_transactions();  // after consumerOffset.json: its low-water marks are kept there
   groups_.add_system_groups(now_ms());
 
   auto port = server_.start();
@@ -257,6 +260,7 @@ void Broker::shutdown() {
   stats_timer_.stop();
   delay_offset_timer_.stop();
   if (schedule_) schedule_->stop();  // persists its progress
+  if (transactions_) transactions_->stop_checks();
   stop_replication();
   pull_holds_.clear();
   // Wait for this broker's disk work, then flush and close the store on this thread.
@@ -272,6 +276,7 @@ void Broker::shutdown() {
   auto r = store_->shutdown();
   if (!r.ok()) log_.error("store shutdown: " + r.detail());
   schedule_.reset();
+  transactions_.reset();
   store_.reset();
   dledger_.reset();
   if (lock_fd_ >= 0) {

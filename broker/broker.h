@@ -36,6 +36,7 @@
 #include "broker/pull_hold_service.h"
 #include "broker/rebalance_lock_manager.h"
 #include "broker/schedule_service.h"
+#include "broker/transaction_service.h"
 #include "remoting/client.h"
 #include "remoting/server.h"
 #include "runtime/event_loop.h"
@@ -145,6 +146,10 @@ class Broker {
                                                                       int32_t max_reconsume_times, int32_t& code,
                                                                       std::string& why);
 
+  // broker_transaction.cc: half messages, END_TRANSACTION, check-backs.
+  void open_transactions();
+  void register_transaction_processors();
+
   // broker_lock.cc: LOCK_BATCH_MQ / UNLOCK_BATCH_MQ for orderly consumers.
   void register_lock_processors();
 
@@ -247,6 +252,7 @@ class Broker {
 
   // Delayed delivery (broker/schedule_service.h); progress persisted every 10 s and at stop.
   std::unique_ptr<ScheduleMessageService> schedule_;
+  std::unique_ptr<TransactionalMessageService> transactions_;
   Timer delay_offset_timer_;
 
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

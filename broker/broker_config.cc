@@ -85,6 +85,10 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("slaveReadEnable", slave_read_enable);
   b.bind("regionId", region_id);
   b.bind("traceTopicEnable", trace_topic_enable);
+  b.bind("transactionTimeOut", transaction_timeout_ms);
+  b.bind("transactionCheckInterval", transaction_check_interval_ms);
+  b.bind("transactionCheckMax", transaction_check_max);
+  b.bind("rejectTransactionMessage", reject_transaction_message);
   b.bind("compressedRegister", compressed_register);
   b.bind("frameMaxLength", max_frame_bytes);
   b.bind("maxTransferBytesOnMessageInMemory", max_transfer_bytes_on_message_in_memory);
@@ -188,6 +192,9 @@ Result<Unit, ConfigError> BrokerConfig::check_values(const std::function<std::st
     return fail("diskMaxUsedSpaceRatio", "must be in [10, 95]");
   std::string why;
   if (!store::parse_message_delay_level(store.message_delay_level, &why)) return fail("messageDelayLevel", why);
+  if (transaction_timeout_ms < 0) return fail("transactionTimeOut", "must not be negative");
+  if (transaction_check_interval_ms < 100) return fail("transactionCheckInterval", "must be at least 100 ms");
+  if (transaction_check_max < 0) return fail("transactionCheckMax", "must not be negative");
   return Unit{};
 }
 
@@ -429,6 +436,10 @@ std::string BrokerConfig::to_properties() const {
   kv("channelExpiredTimeout", std::to_string(channel_expired_timeout_ms));
   kv("regionId", region_id);
   kv("traceTopicEnable", b(trace_topic_enable));
+  kv("transactionTimeOut", std::to_string(transaction_timeout_ms));
+  kv("transactionCheckInterval", std::to_string(transaction_check_interval_ms));
+  kv("transactionCheckMax", std::to_string(transaction_check_max));
+  kv("rejectTransactionMessage", b(reject_transaction_message));
   kv("compressedRegister", b(compressed_register));
   kv("frameMaxLength", std::to_string(max_frame_bytes));
   kv("maxTransferBytesOnMessageInMemory", std::to_string(max_transfer_bytes_on_message_in_memory));

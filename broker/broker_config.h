@@ -64,6 +64,12 @@ struct BrokerConfig {
   bool slave_read_enable = false;
   std::string region_id = "DefaultRegion";
   bool trace_topic_enable = false;
+  // Transactions (broker/transaction_service.h): RocketMQ's transactionTimeOut,
+  // transactionCheckInterval, transactionCheckMax, rejectTransactionMessage.
+  int64_t transaction_timeout_ms = 6000;
+  int64_t transaction_check_interval_ms = 60'000;
+  int32_t transaction_check_max = 15;
+  bool reject_transaction_message = false;
   bool compressed_register = false;
   int64_t max_frame_bytes = 16 * 1024 * 1024;
   int32_t max_transfer_bytes_on_message_in_memory = 256 * 1024;

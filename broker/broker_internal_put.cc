@@ -76,6 +76,10 @@ void Broker::update_master_services() {
   } else if (!master && schedule_->running()) {
     schedule_->stop();
   }
+  if (transactions_) {
+    if (master) transactions_->start_checks();
+    else transactions_->stop_checks();
+  }
 }
 
 }  // namespace mq

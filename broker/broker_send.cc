@@ -155,6 +155,17 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
     if (stored_at) m.store_host = *stored_at;
     m.reconsume_times = h.reconsume_times;
     m.properties = std::move(h.properties);
+    // A transactional send (TRAN_MSG=true) is held back as a half message until END_TRANSACTION.
+    if (auto tran = find_property(m.properties, property::kTransactionPrepared);
+        tran && (*tran == "true" || *tran == "TRUE" || *tran == "True")) {
+      if (config_.reject_transaction_message)
+        return ctx.respond_code(rc::kNoPermission,
+                                "the broker[" + config_.broker_name + "] sending transaction message is forbidden");
+      TransactionalMessageService::to_half_message(m);
+      // The system topics exist once used (RocketMQ creates them on first use too).
+      create_topic_for_send_back(kTransHalfTopic, 1, perm::kReadWrite);
+      create_topic_for_send_back(kTransOpHalfTopic, 1, perm::kReadWrite);
+    }
     if (dledger_) {
       std::vector<std::string> records;
       r = store_->encode_message(m, now_ms(), records);

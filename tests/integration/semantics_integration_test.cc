@@ -346,3 +346,120 @@ TEST_CASE("queue locks: LOCK_BATCH_MQ gives a queue to one client of a group, UN
   // The broker still serves.
   CHECK(lock_queues(client, addr, "G3", "client-C", "OrderTopic", 1, lock) == std::set<int32_t>{0});
 }
+
+namespace {
+
+struct HalfSent {
+  int64_t queue_offset = -1;
+  int64_t commit_log_offset = -1;
+  std::string uniq;
+};
+
+HalfSent send_half(BlockingClient& c, const std::string& addr, const std::string& topic, const std::string& uniq,
+                   const std::string& group = "tx_producer_group") {
+  RemotingCommand req = make_send_request(topic, 0, "tx body " + uniq,
+                                          encode_properties({{"UNIQ_KEY", uniq}, {"TRAN_MSG", "true"}, {"PGROUP", group}}));
+  req.ext_fields.set("a", group);
+  req.ext_fields.set("f", int32_t{sysflag::kTransactionPreparedType});
+  HalfSent out;
+  out.uniq = uniq;
+  auto r = c.invoke(addr, std::move(req), 10000);
+  if (!r.ok() || r->code != rc::kSuccess) return out;
+  HeaderReader h(r->ext_fields);
+  out.queue_offset = h.i64_or("queueOffset", -1);
+  auto id = decode_offset_msg_id(h.opt_str("msgId").value_or(""));
+  if (id.ok()) out.commit_log_offset = id->commit_log_offset;
+  return out;
+}
+
+std::pair<int32_t, std::string> end_transaction(BlockingClient& c, const std::string& addr, const HalfSent& half,
+                                                int32_t commit_or_rollback, const std::string& group = "tx_producer_group") {
+  RemotingCommand req = RemotingCommand::request(request_code::kEndTransaction);
+  req.ext_fields.set("producerGroup", group);
+  req.ext_fields.set("tranStateTableOffset", half.queue_offset);
+  req.ext_fields.set("commitLogOffset", half.commit_log_offset);
+  req.ext_fields.set("commitOrRollback", commit_or_rollback);
+  req.ext_fields.set_bool("fromTransactionCheck", false);
+  req.ext_fields.set("msgId", half.uniq);
+  req.ext_fields.set("transactionId", half.uniq);
+  auto r = c.invoke(addr, std::move(req), 10000);
+  if (!r.ok()) return {-1, r.detail()};
+  return {r->code, r->remark.value_or("")};
+}
+
+}  // namespace
+
+TEST_CASE("transactions: half messages are invisible until END_TRANSACTION commits them; rollback and repeated "
+          "outcomes write nothing; a pending half message survives kill -9") {
+  NamesrvProcess ns;
+  REQUIRE(ns.port > 0);
+  TempDir dir;
+  ContainerProcess c(ns.addr(), {{"broker-t"}}, dir.file("c"));
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(create_topic(ns.addr(), "TestCluster", "TxTopic", 1));
+  const std::string addr = c.broker_addr(0);
+  BlockingClient client;
+  HalfSent t1;
+  REQUIRE(wait_until([&] { return (t1 = send_half(client, addr, "TxTopic", "T1")).queue_offset >= 0; }, 10s));
+  HalfSent t2 = send_half(client, addr, "TxTopic", "T2");
+  REQUIRE(t2.queue_offset == t1.queue_offset + 1);
+  CHECK(max_offset_of(client, addr, "TxTopic", 0) == 0);  // held back
+  auto half = pull_messages(client, addr, "semantics_reader", "RMQ_SYS_TRANS_HALF_TOPIC", 0, 0);
+  REQUIRE_MESSAGE(half.code == rc::kSuccess, half.remark);
+  REQUIRE(half.records.size() == 2);
+  CHECK(find_property(half.records[0].properties, property::kRealTopic) == "TxTopic");
+
+  auto [code, remark] = end_transaction(client, addr, t1, sysflag::kTransactionCommitType);
+  REQUIRE_MESSAGE(code == rc::kSuccess, remark);
+  int64_t offset = 0;
+  auto committed = next_message(client, addr, "TxTopic", 0, offset, 10s);
+  REQUIRE(committed.has_value());
+  CHECK(committed->rec.body == "tx body T1");
+  CHECK(find_property(committed->rec.properties, property::kUniqKey) == "T1");
+  CHECK_FALSE(find_property(committed->rec.properties, property::kTransactionPrepared).has_value());
+  CHECK_FALSE(find_property(committed->rec.properties, property::kRealTopic).has_value());
+  CHECK(sysflag::transaction_type(committed->rec.sys_flag) == sysflag::kTransactionCommitType);
+  CHECK(committed->rec.prepared_transaction_offset == t1.commit_log_offset);
+
+  std::tie(code, remark) = end_transaction(client, addr, t2, sysflag::kTransactionRollbackType);
+  REQUIRE_MESSAGE(code == rc::kSuccess, remark);
+  // Repeated or late outcomes change nothing: T1 stays committed once, T2 stays rolled back.
+  std::tie(code, remark) = end_transaction(client, addr, t1, sysflag::kTransactionCommitType);
+  CHECK(code == rc::kSuccess);
+  std::tie(code, remark) = end_transaction(client, addr, t2, sysflag::kTransactionCommitType);
+  CHECK(code == rc::kSuccess);
+  CHECK(max_offset_of(client, addr, "TxTopic", 0) == 1);
+  // A request that does not match its half message is refused.
+  std::tie(code, remark) = end_transaction(client, addr, t1, sysflag::kTransactionCommitType, "other_group");
+  CHECK_MESSAGE(code == rc::kSystemError, remark);
+  HalfSent bogus = t1;
+  bogus.commit_log_offset = 1'000'000'000;
+  std::tie(code, remark) = end_transaction(client, addr, bogus, sysflag::kTransactionCommitType);
+  CHECK_MESSAGE(code == rc::kSystemError, remark);
+
+  // Pending across kill -9: T3's commit after the restart still finds it, T1/T2 stay resolved.
+  HalfSent t3 = send_half(client, addr, "TxTopic", "T3");
+  REQUIRE(t3.queue_offset >= 0);
+  c.kill9();
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(wait_until([&] {
+    std::tie(code, remark) = end_transaction(client, addr, t3, sysflag::kTransactionCommitType);
+    return code != -1;
+  }, 10s));
+  REQUIRE_MESSAGE(code == rc::kSuccess, remark);
+  std::tie(code, remark) = end_transaction(client, addr, t2, sysflag::kTransactionCommitType);
+  CHECK(code == rc::kSuccess);
+  auto third = next_message(client, addr, "TxTopic", 0, offset, 10s);
+  REQUIRE(third.has_value());
+  CHECK(third->rec.body == "tx body T3");
+  CHECK(max_offset_of(client, addr, "TxTopic", 0) == 2);
+  // A clean restart keeps the same picture.
+  REQUIRE(c.stop() == 0);
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(wait_until([&] {
+    std::tie(code, remark) = end_transaction(client, addr, t3, sysflag::kTransactionCommitType);
+    return code != -1;
+  }, 10s));
+  CHECK(code == rc::kSuccess);
+  CHECK(max_offset_of(client, addr, "TxTopic", 0) == 2);
+}
