@@ -2,6 +2,7 @@
 // people by default; --json prints one JSON document for scripts.
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <optional>
@@ -17,32 +18,98 @@
 #include "codec/codes.h"
 #include "codec/fastjson.h"
 #include "codec/message.h"
+#include "tools/mqadmin/mqadmin.h"
 
 using namespace mq;
+using namespace mq::mqadmin;
 using nlohmann::json;
 
-namespace {
-
-struct OptionSpec {
-  std::string short_name;  // e.g. "t"
-  std::string long_name;   // e.g. "topic"
-  bool takes_value;
-  bool required;
-  std::string help;
-};
-
-struct Command {
-  std::string name;
-  std::string summary;
-  std::vector<OptionSpec> options;
-  std::function<int(std::map<std::string, std::string>&, bool json_out)> run;
-};
+namespace mq::mqadmin {
 
 std::vector<OptionSpec> with_common(std::vector<OptionSpec> opts) {
   opts.push_back({"n", "namesrvAddr", true, false, "NameServer addresses, ';' separated (default: $NAMESRV_ADDR)"});
   opts.push_back({"h", "help", false, false, "print this help"});
   return opts;
 }
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "mqadmin: %s\n", what.c_str());
+  return 1;
+}
+
+std::string namesrv_of(Args& args) {
+  if (args.count("n")) return args["n"];
+  const char* env = std::getenv("NAMESRV_ADDR");
+  return env ? env : "";
+}
+
+std::vector<std::string> target_brokers(AdminClient& admin, Args& args, std::string& err) {
+  if (args.count("b")) return {args["b"]};
+  if (args.count("c")) {
+    auto addrs = admin.master_addrs_of_cluster(args["c"]);
+    if (!addrs.ok()) {
+      err = addrs.detail();
+      return {};
+    }
+    if (addrs->empty()) err = "cluster " + args["c"] + " has no live master";
+    return *addrs;
+  }
+  err = "give -b brokerAddr or -c clusterName";
+  return {};
+}
+
+std::vector<std::pair<std::string, std::string>> route_masters(const TopicRouteData& route) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& bd : route.broker_datas)
+    if (auto m = bd.broker_addrs.find(0); m != bd.broker_addrs.end()) out.emplace_back(bd.broker_name, m->second);
+  return out;
+}
+
+std::string version_desc(int64_t version) {
+  // MQVersion.Version from V4_0_0_SNAPSHOT (ordinal 212) on: a SNAPSHOT and a release per
+  // major.minor.patch, minor and patch 0-9, up to V5_9_9.
+  constexpr int64_t kV4Snapshot = 212, kHigher = kV4Snapshot + 2 * 200;
+  if (version < kV4Snapshot) return "V3 (" + std::to_string(version) + ")";
+  if (version >= kHigher) return "HIGHER_VERSION";
+  const int64_t n = (version - kV4Snapshot) / 2;
+  return "V" + std::to_string(4 + n / 100) + "_" + std::to_string(n % 100 / 10) + "_" + std::to_string(n % 10) +
+         ((version - kV4Snapshot) % 2 == 0 ? "_SNAPSHOT" : "");
+}
+
+std::optional<int64_t> parse_timestamp(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    try {
+      return std::stoll(text);
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  std::tm t{};
+  int ms = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d#%2d:%2d:%2d:%3d%c", &t.tm_year, &t.tm_mon, &t.tm_mday, &t.tm_hour, &t.tm_min,
+                  &t.tm_sec, &ms, &tail) != 7)
+    return std::nullopt;
+  t.tm_year -= 1900;
+  t.tm_mon -= 1;
+  t.tm_isdst = -1;
+  std::time_t secs = std::mktime(&t);
+  if (secs == static_cast<std::time_t>(-1)) return std::nullopt;
+  return static_cast<int64_t>(secs) * 1000 + ms;
+}
+
+std::string format_time(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm t{};
+  localtime_r(&secs, &t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &t);
+  return buf;
+}
+
+}  // namespace mq::mqadmin
+
+namespace {
 
 void print_command_usage(const Command& c, std::FILE* out) {
   std::fprintf(out, "usage: mqadmin %s [options] [--json]\n  %s\n", c.name.c_str(), c.summary.c_str());
@@ -51,17 +118,6 @@ void print_command_usage(const Command& c, std::FILE* out) {
                  (o.long_name + (o.takes_value ? " <value>" : "")).c_str(), o.help.c_str(),
                  o.required ? " (required)" : "");
   std::fprintf(out, "      --%-22s %s\n", "json", "print JSON for scripts");
-}
-
-int fail(const std::string& what) {
-  std::fprintf(stderr, "mqadmin: %s\n", what.c_str());
-  return 1;
-}
-
-std::string namesrv_of(std::map<std::string, std::string>& args) {
-  if (args.count("n")) return args["n"];
-  const char* env = std::getenv("NAMESRV_ADDR");
-  return env ? env : "";
 }
 
 int cluster_list(std::map<std::string, std::string>& args, bool json_out) {
@@ -185,21 +241,6 @@ int delete_kv_config(std::map<std::string, std::string>& args, bool) {
 }
 
 
-std::vector<std::string> target_brokers(AdminClient& admin, std::map<std::string, std::string>& args, std::string& err) {
-  if (args.count("b")) return {args["b"]};
-  if (args.count("c")) {
-    auto addrs = admin.master_addrs_of_cluster(args["c"]);
-    if (!addrs.ok()) {
-      err = addrs.detail();
-      return {};
-    }
-    if (addrs->empty()) err = "cluster " + args["c"] + " has no live master";
-    return *addrs;
-  }
-  err = "give -b brokerAddr or -c clusterName";
-  return {};
-}
-
 int update_topic(std::map<std::string, std::string>& args, bool json_out) {
   AdminClient admin(namesrv_of(args));
   TopicConfig c;
@@ -315,44 +356,6 @@ int update_broker_config(std::map<std::string, std::string>& args, bool json_out
   return 0;
 }
 
-int consumer_progress(std::map<std::string, std::string>& args, bool json_out) {
-  AdminClient admin(namesrv_of(args));
-  std::string topic = args.count("t") ? args["t"] : "";
-  auto info = admin.get_cluster_info();
-  if (!info.ok()) return fail("consumerProgress: " + info.detail());
-  json rows = json::array();
-  int64_t total_diff = 0;
-  for (const auto& [name, bd] : info->broker_addr_table) {
-    auto m = bd.broker_addrs.find(0);
-    if (m == bd.broker_addrs.end()) continue;
-    auto stats = admin.get_consume_stats(m->second, args["g"], topic);
-    if (!stats.ok()) continue;  // this broker knows nothing of the group
-    auto j = parse_fastjson(*stats);
-    if (!j.ok()) continue;
-    for (auto it = (*j)["offsetTable"].begin(); it != (*j)["offsetTable"].end(); ++it) {
-      auto key = parse_fastjson(it.key());
-      if (!key.ok()) continue;
-      int64_t broker_offset = json_int(it.value(), "brokerOffset"), consumer_offset = json_int(it.value(), "consumerOffset");
-      total_diff += broker_offset - consumer_offset;
-      rows.push_back({{"topic", (*key)["topic"]}, {"brokerName", (*key)["brokerName"]}, {"queueId", (*key)["queueId"]},
-                      {"brokerOffset", broker_offset}, {"consumerOffset", consumer_offset},
-                      {"diff", broker_offset - consumer_offset}});
-    }
-  }
-  if (json_out) {
-    std::printf("%s\n", json{{"offsets", rows}, {"diffTotal", total_diff}}.dump(-1, ' ', false, kJsonReplace).c_str());
-    return 0;
-  }
-  std::printf("%-32s %-20s %-5s %-16s %-16s %s\n", "#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff");
-  for (const auto& r : rows)
-    std::printf("%-32s %-20s %-5d %-16lld %-16lld %lld\n", r["topic"].get<std::string>().c_str(),
-                r["brokerName"].get<std::string>().c_str(), r["queueId"].get<int>(),
-                static_cast<long long>(r["brokerOffset"].get<int64_t>()), static_cast<long long>(r["consumerOffset"].get<int64_t>()),
-                static_cast<long long>(r["diff"].get<int64_t>()));
-  std::printf("\nDiff Total: %lld\n", static_cast<long long>(total_diff));
-  return 0;
-}
-
 int delete_topic(std::map<std::string, std::string>& args, bool) {
   AdminClient admin(namesrv_of(args));
   const std::string& cluster = args["c"];
@@ -413,7 +416,7 @@ int consumer_connection(std::map<std::string, std::string>& args, bool json_out)
     int i = 0;
     for (const auto& c : (*j)["connectionSet"])
       std::printf("%-4d  %-40s %-22s %-10s %s\n", ++i, c.value("clientId", "").c_str(), c.value("clientAddr", "").c_str(),
-                  c.value("language", "").c_str(), c["version"].dump().c_str());
+                  c.value("language", "").c_str(), version_desc(json_int(c, "version")).c_str());
     std::printf("\nBelow is subscription:\n");
     i = 0;
     for (const auto& [topic, sub] : (*j)["subscriptionTable"].items())
@@ -650,7 +653,7 @@ int dledger_change(const char* name, const char* change, std::map<std::string, s
 }
 
 std::vector<Command> commands() {
-  return {
+  std::vector<Command> all = {
       {"clusterList", "List the brokers of every cluster", with_common({}), cluster_list},
       {"topicRoute", "Examine a topic's route info", with_common({{"t", "topic", true, true, "topic name"}}), topic_route},
       {"topicList", "List all topics (or those of one cluster)",
@@ -691,9 +694,6 @@ std::vector<Command> commands() {
                     {"c", "clusterName", true, false, "every master of this cluster"},
                     {"k", "key", true, true, "config key"}, {"v", "value", true, true, "config value"}}),
        update_broker_config},
-      {"consumerProgress", "Consumer offsets and lag of a consumer group",
-       with_common({{"g", "groupName", true, true, "consumer group"}, {"t", "topicName", true, false, "only this topic"}}),
-       consumer_progress},
       {"updateSubGroup", "Create or update a subscription group",
        with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
                     {"c", "clusterName", true, false, "every master of this cluster"},
@@ -762,6 +762,9 @@ std::vector<Command> commands() {
       {"deleteKvConfig", "Delete a KV config entry",
        with_common({{"s", "namespace", true, true, "namespace"}, {"k", "key", true, true, "key"}}), delete_kv_config},
   };
+  for (auto* more : {consumer_commands, message_commands})
+    for (auto& c : more()) all.push_back(std::move(c));
+  return all;
 }
 
 void print_usage(std::FILE* out) {
