@@ -344,15 +344,18 @@ int update_broker_config(std::map<std::string, std::string>& args, bool json_out
   std::string err;
   auto brokers = target_brokers(admin, args, err);
   if (!err.empty()) return fail("updateBrokerConfig: " + err);
+  // The broker's remark says which keys apply now and which at its next start, and whether it
+  // wrote them to its config file.
   json done = json::array();
+  json remarks = json::object();
   for (const auto& addr : brokers) {
     auto r = admin.update_broker_config(addr, args["k"] + "=" + args["v"]);
     if (!r.ok()) return fail("updateBrokerConfig on " + addr + ": " + r.detail());
-    if (!r->empty()) std::fprintf(stderr, "warning: %s: %s\n", addr.c_str(), r->c_str());
     done.push_back(addr);
-    if (!json_out) std::printf("update broker config success, %s\n", addr.c_str());
+    remarks[addr] = *r;
+    if (!json_out) std::printf("update broker config success, %s%s%s\n", addr.c_str(), r->empty() ? "" : ": ", r->c_str());
   }
-  if (json_out) std::printf("%s\n", json{{"updated", done}}.dump(-1, ' ', false, kJsonReplace).c_str());
+  if (json_out) std::printf("%s\n", json{{"updated", done}, {"remarks", remarks}}.dump(-1, ' ', false, kJsonReplace).c_str());
   return 0;
 }
 
@@ -689,7 +692,7 @@ std::vector<Command> commands() {
        with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
                     {"c", "clusterName", true, false, "every master of this cluster"}}),
        get_broker_config},
-      {"updateBrokerConfig", "Change a setting of a broker (or of every master of a cluster) that is safe to change live; the broker writes it to its config file",
+      {"updateBrokerConfig", "Change a setting of a broker (or of every master of a cluster): live when the broker can, else from its next start; it writes the change to its config file",
        with_common({{"b", "brokerAddr", true, false, "broker address ip:port"},
                     {"c", "clusterName", true, false, "every master of this cluster"},
                     {"k", "key", true, true, "config key"}, {"v", "value", true, true, "config value"}}),
