@@ -66,6 +66,7 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
   register_retry_processors();
   register_lock_processors();
   register_transaction_processors();
+  register_query_processors();
   if (config_.effective_fast_listen_port() > 0) {
     fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),
                                                     log_);
@@ -102,6 +103,7 @@ Result<Unit, std::string> Broker::start() {
       (void)store_->shutdown();
       store_.reset();
     }
+    index_.reset();
     dledger_.reset();
     if (lock_fd_ >= 0) {
       ::close(lock_fd_);
@@ -131,11 +133,24 @@ Result<Unit, std::string> Broker::start() {
     store_ = std::make_unique<store::MessageStore>(config_.store, fs_, log_);
   }
   if (is_slave() && !is_dledger()) store_->add_dispatcher(&replica_arrivals_);
+  {
+    // The IndexFile (QUERY_MESSAGE by key): fed by dispatch, recovery included.
+    store::IndexConfig ic;
+    ic.dir = root + "/index";
+    ic.max_hash_slot_num = config_.max_hash_slot_num;
+    ic.max_index_num = config_.max_index_num;
+    ic.enable = config_.message_index_enable;
+    index_ = std::make_unique<store::IndexService>(ic, fs_, log_);
+    if (auto l = index_->load(); !l.ok()) return fail("cannot open the index: " + l.detail());
+    store_->add_dispatcher(index_.get());
+  }
   auto opened = store_->open();
   if (!opened.ok()) {
     store_.reset();
     return fail("cannot open store: " + opened.detail());
   }
+  if (auto t = index_->truncate_dirty(store_->max_phy_offset()); !t.ok())
+    log_.warn("index: " + t.detail());
   if (opened->abnormal)
     log_.warn("abnormal recovery: commit log ends at " + std::to_string(opened->commit_log_end) + ", cut " +
               std::to_string(opened->truncated_bytes) + " torn bytes, re-dispatched " +
@@ -275,9 +290,13 @@ void Broker::shutdown() {
   if (dledger_) dledger_->shutdown();
   auto r = store_->shutdown();
   if (!r.ok()) log_.error("store shutdown: " + r.detail());
+  if (index_) {
+    if (auto ir = index_->shutdown(); !ir.ok()) log_.error("index shutdown: " + ir.detail());
+  }
   schedule_.reset();
   transactions_.reset();
   store_.reset();
+  index_.reset();
   dledger_.reset();
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);
@@ -300,7 +319,14 @@ void Broker::run_flush(bool full) {
   auto result = std::make_shared<store::IoResult<int64_t>>(make_error(store::IoError::kIo, "not run"));
   store::MessageStore* store = store_.get();
   std::weak_ptr<bool> alive = alive_;
-  strand_->submit([store, result, full] { *result = full ? store->flush() : store->flush_commit_log(); },
+  store::IndexService* index = index_.get();
+  Logger log = log_;
+  strand_->submit([store, index, result, full, log] {
+                    *result = full ? store->flush() : store->flush_commit_log();
+                    if (full && index) {
+                      if (auto f = index->flush(); !f.ok()) log.error("index flush failed: " + f.detail());
+                    }
+                  },
                   [this, alive, result] {
                     if (alive.expired()) return;
                     flush_running_ = false;
@@ -382,15 +408,20 @@ void Broker::housekeeping() {
     // Measuring the disk and unlinking big files both block: run them on this broker's strand.
     std::string root = config_.store.store_path_root_dir;
     store::MessageStore* store = store_.get();
+    store::IndexService* index = index_.get();
     Logger log = log_;
     auto ratio = std::make_shared<double>(0);
     std::weak_ptr<bool> alive = alive_;
     strand_->submit(
-        [store, req, root, log, ratio]() mutable {
+        [store, index, req, root, log, ratio]() mutable {
           req.disk_used_ratio = store::disk_used_ratio(root);
           *ratio = req.disk_used_ratio;
           int deleted = store->delete_expired_files(req);
           if (deleted > 0) log.info("deleted " + std::to_string(deleted) + " expired commit log files");
+          if (index) {
+            int gone = index->delete_expired_files(store->min_phy_offset());
+            if (gone > 0) log.info("deleted " + std::to_string(gone) + " index files below the commit log's start");
+          }
         },
         [this, alive, ratio] {
           if (!alive.expired()) last_disk_used_ratio_ = *ratio;

@@ -43,6 +43,7 @@
 #include "runtime/worker_pool.h"
 #include "store/file.h"
 #include "store/group_commit.h"
+#include "store/index_service.h"
 #include "store/message_store.h"
 
 namespace mq {
@@ -150,6 +151,9 @@ class Broker {
   void open_transactions();
   void register_transaction_processors();
 
+  // broker_query.cc: QUERY_MESSAGE by key or unique key through the IndexFile.
+  void register_query_processors();
+
   // broker_lock.cc: LOCK_BATCH_MQ / UNLOCK_BATCH_MQ for orderly consumers.
   void register_lock_processors();
 
@@ -193,6 +197,8 @@ class Broker {
   // A DLedger broker's Raft log, which is also its store's CommitLog (declared before store_, which
   // reads through it, so it is destroyed after it).
   std::unique_ptr<DLedgerService> dledger_;
+  // The IndexFile, a dispatcher of store_ (declared before it, so destroyed after it).
+  std::unique_ptr<store::IndexService> index_;
   std::unique_ptr<store::MessageStore> store_;
   int lock_fd_ = -1;
   std::shared_ptr<WorkerPool::Strand> strand_;

@@ -70,6 +70,10 @@ struct BrokerConfig {
   int64_t transaction_check_interval_ms = 60'000;
   int32_t transaction_check_max = 15;
   bool reject_transaction_message = false;
+  // IndexFile: messageIndexEnable, maxHashSlotNum, maxIndexNum.
+  bool message_index_enable = true;
+  int32_t max_hash_slot_num = 5'000'000;
+  int32_t max_index_num = 20'000'000;
   bool compressed_register = false;
   int64_t max_frame_bytes = 16 * 1024 * 1024;
   int32_t max_transfer_bytes_on_message_in_memory = 256 * 1024;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <climits>
 #include <map>
 #include <optional>
 #include <set>
@@ -462,4 +463,74 @@ TEST_CASE("transactions: half messages are invisible until END_TRANSACTION commi
   }, 10s));
   CHECK(code == rc::kSuccess);
   CHECK(max_offset_of(client, addr, "TxTopic", 0) == 2);
+}
+
+namespace {
+// QUERY_MESSAGE: the records found (each checked to decode), or the response code when none.
+std::pair<int32_t, std::vector<std::string>> query_by_key(BlockingClient& c, const std::string& addr,
+                                                          const std::string& topic, const std::string& key,
+                                                          bool unique) {
+  RemotingCommand req = RemotingCommand::request(request_code::kQueryMessage);
+  req.ext_fields.set("topic", topic);
+  req.ext_fields.set("key", key);
+  req.ext_fields.set("maxNum", int32_t{32});
+  req.ext_fields.set("beginTimestamp", int64_t{0});
+  req.ext_fields.set("endTimestamp", int64_t{INT64_MAX});
+  if (unique) req.ext_fields.set("_UNIQUE_KEY_QUERY", std::string("true"));
+  auto r = c.invoke(addr, std::move(req), 10000);
+  if (!r.ok()) return {-1, {}};
+  std::vector<std::string> uniqs;
+  if (r->code == rc::kSuccess) {
+    auto recs = decode_records(r->body);
+    if (!recs.ok()) return {-2, {}};
+    for (const auto& m : *recs) uniqs.emplace_back(find_property(m.properties, property::kUniqKey).value_or("?"));
+  }
+  return {r->code, uniqs};
+}
+}  // namespace
+
+TEST_CASE("queries: QUERY_MESSAGE finds messages by key and by unique key through the IndexFile, after kill -9 "
+          "and after a clean restart") {
+  NamesrvProcess ns;
+  REQUIRE(ns.port > 0);
+  TempDir dir;
+  BrokerSpec spec{"broker-q"};
+  spec.extra = "maxHashSlotNum=64\nmaxIndexNum=100\n";  // several index files
+  ContainerProcess c(ns.addr(), {spec}, dir.file("c"));
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(create_topic(ns.addr(), "TestCluster", "QueryTopic", 2));
+  const std::string addr = c.broker_addr(0);
+  BlockingClient client;
+  auto props = [](int i) {
+    return encode_properties({{"UNIQ_KEY", "Q-" + std::to_string(i)},
+                              {"KEYS", "order-" + std::to_string(i % 10) + " customer-" + std::to_string(i % 3)}});
+  };
+  REQUIRE(wait_until([&] { return send_message(client, addr, "QueryTopic", 0, "m0", props(0)).code == rc::kSuccess; }, 10s));
+  for (int i = 1; i < 120; ++i)
+    REQUIRE(send_message(client, addr, "QueryTopic", i % 2, "m" + std::to_string(i), props(i)).code == rc::kSuccess);
+  auto check_all = [&](const char* when) {
+    INFO(when);
+    auto [code, found] = query_by_key(client, addr, "QueryTopic", "order-7", false);
+    REQUIRE_MESSAGE(code == rc::kSuccess, "query answered " << code);
+    std::set<std::string> got(found.begin(), found.end());
+    std::set<std::string> want;
+    for (int i = 7; i < 120; i += 10) want.insert("Q-" + std::to_string(i));
+    CHECK(got == want);
+    std::tie(code, found) = query_by_key(client, addr, "QueryTopic", "Q-113", true);
+    REQUIRE_MESSAGE(code == rc::kSuccess, "unique key query answered " << code);
+    CHECK(found == std::vector<std::string>{"Q-113"});
+    std::tie(code, found) = query_by_key(client, addr, "QueryTopic", "no-such-key", false);
+    CHECK(code == rc::kQueryNotFound);
+    std::tie(code, found) = query_by_key(client, addr, "OtherTopic", "order-7", false);
+    CHECK(code == rc::kQueryNotFound);
+  };
+  check_all("before any restart");
+  c.kill9();
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(wait_until([&] { return query_by_key(client, addr, "QueryTopic", "order-1", false).first != -1; }, 10s));
+  check_all("after kill -9");
+  REQUIRE(c.stop() == 0);
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  REQUIRE(wait_until([&] { return query_by_key(client, addr, "QueryTopic", "order-1", false).first != -1; }, 10s));
+  check_all("after a clean restart");
 }
