@@ -117,7 +117,7 @@ bool ScheduleMessageService::run_level(int level, Level& lv, int64_t now_ms) {
   int64_t next_offset = lv.offset;  // where the level continues once `due` is stored
   std::vector<int64_t> offset_after;  // queue offset following each due message
   while (static_cast<int>(due.size()) < kMaxPerWake) {
-    store::GetMessageResult got = store_.get_message(kScheduleTopic, queue_id, next_offset, 32, 4 << 20);
+    store::GetMessageResult got = store_.get_message(kScheduleTopic, queue_id, next_offset, 256, 8 << 20);
     using S = store::GetMessageStatus;
     if (got.status != S::kFound) {
       if (got.status == S::kOffsetTooSmall || got.status == S::kOffsetOverflowBadly ||
