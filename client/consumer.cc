@@ -224,6 +224,28 @@ ClientOutcome<std::vector<std::pair<MessageQueue, int64_t>>> parse_reset_offset_
   std::vector<std::pair<MessageQueue, int64_t>> out;
   auto table = j->find("offsetTable");
   if (table == j->end() || table->is_null()) return out;
+  auto read_offset = [](const nlohmann::json& value, int64_t& offset) {
+    if (value.is_number_integer()) {
+      offset = value.get<int64_t>();
+      return true;
+    }
+    if (!value.is_string()) return false;
+    auto& s = value.get_ref<const std::string&>();
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), offset);
+    return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+  };
+  if (table->is_array()) {
+    // ResetOffsetBodyForC, which brokers send when the reset was asked for by a C++ client:
+    // [{"brokerName":..,"offset":..,"queueId":..,"topic":..}].
+    for (auto& e : *table) {
+      MessageQueue mq;
+      int64_t offset = 0;
+      if (!mq_from_json(e, mq) || !e.contains("offset") || !read_offset(e["offset"], offset))
+        return client_error(ClientFailure::kBadResponse, "offsetTable entry is not a MessageQueue with an offset");
+      out.emplace_back(std::move(mq), offset);
+    }
+    return out;
+  }
   if (!table->is_object()) return client_error(ClientFailure::kBadResponse, "offsetTable is not an object");
   for (auto& [key, value] : table->items()) {
     // parse_fastjson turned each MessageQueue key into its JSON text.
@@ -232,16 +254,7 @@ ClientOutcome<std::vector<std::pair<MessageQueue, int64_t>>> parse_reset_offset_
     if (!k.ok() || !mq_from_json(*k, mq))
       return client_error(ClientFailure::kBadResponse, "offsetTable key is not a MessageQueue: " + key);
     int64_t offset = 0;
-    if (value.is_number_integer()) {
-      offset = value.get<int64_t>();
-    } else if (value.is_string()) {
-      auto& s = value.get_ref<const std::string&>();
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), offset);
-      if (ec != std::errc() || p != s.data() + s.size())
-        return client_error(ClientFailure::kBadResponse, "offsetTable value is not an integer");
-    } else {
-      return client_error(ClientFailure::kBadResponse, "offsetTable value is not an integer");
-    }
+    if (!read_offset(value, offset)) return client_error(ClientFailure::kBadResponse, "offsetTable value is not an integer");
     out.emplace_back(std::move(mq), offset);
   }
   return out;

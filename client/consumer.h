@@ -224,7 +224,8 @@ std::string encode_lock_batch_body(const std::string& group, const std::string& 
                                    const std::vector<MessageQueue>& mqs);
 // LockBatchResponseBody's lockOKMQSet.
 ClientOutcome<std::vector<MessageQueue>> parse_lock_batch_response(std::string_view body);
-// ResetOffsetBody's offsetTable ({MessageQueue object key: offset}, fastjson style).
+// ResetOffsetBody's offsetTable ({MessageQueue object key: offset}, fastjson style), or the list
+// form brokers send when a C++ client asked for the reset ([{brokerName, offset, queueId, topic}]).
 ClientOutcome<std::vector<std::pair<MessageQueue, int64_t>>> parse_reset_offset_body(std::string_view body);
 
 // --- The consumer --------------------------------------------------------------------------

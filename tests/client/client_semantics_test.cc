@@ -145,6 +145,14 @@ TEST_CASE("lock bodies, lock answers and reset-offset bodies") {
   CHECK(table[MessageQueue{"T", "broker-a", 0}] == 12);
   CHECK(table[MessageQueue{"T", "broker-b", 3}] == 7);
   CHECK_FALSE(parse_reset_offset_body(R"({"offsetTable":{"nope":1}})").ok());
+  // ResetOffsetBodyForC.
+  auto list = parse_reset_offset_body(
+      R"({"offsetTable":[{"brokerName":"broker-a","offset":5,"queueId":1,"topic":"T"}]})");
+  REQUIRE_MESSAGE(list.ok(), list.detail());
+  REQUIRE(list->size() == 1);
+  CHECK((*list)[0].first == MessageQueue{"T", "broker-a", 1});
+  CHECK((*list)[0].second == 5);
+  CHECK_FALSE(parse_reset_offset_body(R"({"offsetTable":[{"brokerName":"broker-a","queueId":1,"topic":"T"}]})").ok());
 }
 
 TEST_CASE("END_TRANSACTION header fields and states") {
