@@ -5,7 +5,9 @@
 // (tests/java/AdminClients.java) stay online meanwhile, so the consumer and producer subcommands
 // and resetOffsetByTime (which tells the online members) have live clients to look at.
 //
-// Skipped with a message when Java or the kit's jars are missing (`rmq-java check` exits 2).
+// Skipped with a message when Java or the kit's jars are missing (`rmq-java check` exits 2). A
+// second case, without Java, runs our own mqadmin's versions of those commands and sends the
+// broker malformed admin requests.
 // Each subcommand starts a JVM (about a second), so independent subcommands run concurrently.
 #include <doctest/doctest.h>
 
@@ -17,15 +19,19 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "base/clock.h"
 #include "client/admin_client.h"
 #include "cluster.h"
+#include "codec/codes.h"
 #include "codec/fastjson.h"
+#include "codec/message.h"
 
 using namespace mq;
 using namespace mq::test;
@@ -326,4 +332,144 @@ TEST_CASE("RocketMQ 4.9.4's Java mqadmin: every admin subcommand against our Nam
   REQUIRE(route.ok());
   CHECK_MESSAGE(route->queue_datas[0].perm == 4, "expected perm 4 (read only) after wipeWritePerm, got " << route->queue_datas[0].perm);
   CHECK_MESSAGE(container.stop() == 0, "container exit status after SIGTERM: expected 0");
+}
+
+namespace {
+// `mqadmin <args> -n ns --json`: the JSON document, or a failed check naming the command and its output.
+std::optional<nlohmann::json> our_admin_json(const std::string& ns, std::vector<std::string> args) {
+  std::vector<std::string> argv = {binary("mqadmin")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"-n", ns, "--json"});
+  auto r = run_command(argv, 30s);
+  std::string cmd = "mqadmin";
+  for (const auto& a : args) cmd += " " + a;
+  auto j = nlohmann::json::parse(r.output, nullptr, false);
+  CHECK_MESSAGE((r.exit_code == 0 && !j.is_discarded()), cmd << ": expected exit 0 and one JSON document, got exit "
+                                                              << r.exit_code << ":\n" << r.output);
+  if (r.exit_code != 0 || j.is_discarded()) return std::nullopt;
+  return j;
+}
+}  // namespace
+
+TEST_CASE("our mqadmin's consumer and message commands, updateBrokerConfig's outcomes, malformed admin requests") {
+  NamesrvProcess ns;
+  REQUIRE_MESSAGE(ns.port > 0, "NameServer did not start: " << ns.proc.output());
+  TempDir dir;
+  ContainerProcess container(ns.addr(), {{"broker-a"}}, dir.file("container"), kCluster);
+  REQUIRE_MESSAGE(container.start(), "container did not start: " << container.proc().output());
+  const std::string broker = container.broker_addr(0);
+  REQUIRE(create_topic(ns.addr(), kCluster, kTopic, 2));
+  AdminClient admin(ns.addr());
+  REQUIRE_MESSAGE(wait_until([&] { return admin.get_route(kTopic).ok(); }, 10s), "expected a route for " << kTopic);
+
+  // 6 messages over 2 queues; the group has read 2 of queue 0 and 1 of queue 1.
+  BlockingClient client;
+  const int64_t before_sends_ms = SystemClock().now_ms() - 1000;
+  for (int i = 0; i < 6; ++i) {
+    auto s = send_message(client, broker, kTopic, i % 2, "our-body-" + std::to_string(i),
+                          encode_properties({{"TAGS", "TagA"}, {"KEYS", "our-" + std::to_string(i)}}));
+    REQUIRE_MESSAGE(s.code == 0, "send " << i << ": expected code 0, got " << s.code << " " << s.remark);
+  }
+  for (auto [q, offset] : {std::pair<int32_t, int64_t>{0, 2}, {1, 1}}) {
+    RemotingCommand commit = RemotingCommand::request(request_code::kUpdateConsumerOffset);
+    commit.ext_fields.set("consumerGroup", std::string(kConsumerGroup));
+    commit.ext_fields.set("topic", std::string(kTopic));
+    commit.ext_fields.set("queueId", q);
+    commit.ext_fields.set("commitOffset", offset);
+    auto r = client.invoke(broker, commit);
+    REQUIRE_MESSAGE((r.ok() && r->code == 0), "UPDATE_CONSUMER_OFFSET: expected code 0, got " << (r.ok() ? r->remark.value_or("") : r.detail()));
+  }
+
+  // A consumer's first pull creates its subscription group; GET_BROKER_CONSUME_STATS lists those.
+  auto sub = run_command({binary("mqadmin"), "updateSubGroup", "-n", ns.addr(), "-b", broker, "-g", kConsumerGroup});
+  REQUIRE_MESSAGE(sub.exit_code == 0, "mqadmin updateSubGroup: expected exit 0, got " << sub.exit_code << ":\n" << sub.output);
+  if (auto j = our_admin_json(ns.addr(), {"consumerProgress", "-g", kConsumerGroup}))
+    CHECK_MESSAGE((*j)["diffTotal"] == 3, "consumerProgress: expected diffTotal 3, got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"brokerConsumeStats", "-b", broker}))
+    CHECK_MESSAGE((*j)["totalDiff"] == 3, "brokerConsumeStats: expected totalDiff 3, got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"statsAll", "-t", kTopic})) {
+    REQUIRE_MESSAGE(j->size() == 1, "statsAll: expected one row, got " << j->dump());
+    CHECK_MESSAGE(((*j)[0]["group"] == kConsumerGroup && (*j)[0]["inMsg24Hour"] == 6 && (*j)[0]["outMsg24Hour"] == 3 &&
+                   (*j)[0]["accumulation"] == 3),
+                  "statsAll: expected group " << kConsumerGroup << ", 6 in, 3 out, accumulation 3, got " << j->dump());
+  }
+  if (auto j = our_admin_json(ns.addr(), {"topicClusterList", "-t", kTopic}))
+    CHECK_MESSAGE((*j)["clusters"] == nlohmann::json::array({kCluster}), "topicClusterList: got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"queryMsgByOffset", "-t", kTopic, "-b", "broker-a", "-i", "1", "-o", "2"}))
+    CHECK_MESSAGE(((*j)["body"] == "our-body-5" && (*j)["properties"]["KEYS"] == "our-5"),
+                  "queryMsgByOffset: expected our-body-5 (key our-5), got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"printMsg", "-t", kTopic}))
+    CHECK_MESSAGE(j->size() == 6, "printMsg: expected 6 messages, got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"consumeMessage", "-t", kTopic, "-b", "broker-a", "-i", "0", "-o", "1"}))
+    CHECK_MESSAGE((j->size() == 2 && (*j)[0]["body"] == "our-body-2"),
+                  "consumeMessage from queue 0 offset 1: expected our-body-2 and our-body-4, got " << j->dump());
+
+  // No member online: the broker says CONSUMER_NOT_ONLINE and the tool moves the offsets itself.
+  if (auto j = our_admin_json(ns.addr(), {"resetOffsetByTime", "-g", kConsumerGroup, "-t", kTopic, "-s",
+                                          std::to_string(before_sends_ms)}))
+    CHECK_MESSAGE(((*j)["consumerOnline"] == false && (*j)["offsets"].size() == 2),
+                  "resetOffsetByTime (offline): expected two queues reset by the tool, got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"consumerProgress", "-g", kConsumerGroup}))
+    CHECK_MESSAGE((*j)["diffTotal"] == 6, "consumerProgress after the reset: expected diffTotal 6, got " << j->dump());
+
+  // updateBrokerConfig: applied now, at the next start (listed as pending), refused with the key named.
+  if (auto j = our_admin_json(ns.addr(), {"updateBrokerConfig", "-b", broker, "-k", "channelExpiredTimeout", "-v", "90000"}))
+    CHECK_MESSAGE((*j)["remarks"][broker].get<std::string>().find("applied now: channelExpiredTimeout") != std::string::npos,
+                  "updateBrokerConfig channelExpiredTimeout: expected it applied now, got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"updateBrokerConfig", "-b", broker, "-k", "fileReservedTime", "-v", "24"}))
+    CHECK_MESSAGE((*j)["remarks"][broker].get<std::string>().find("next start: fileReservedTime") != std::string::npos,
+                  "updateBrokerConfig fileReservedTime: expected it for the next start, got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"getBrokerConfig", "-b", broker})) {
+    const auto& c = (*j)[broker];
+    CHECK_MESSAGE((c["channelExpiredTimeout"] == "90000" && c["fileReservedTime"] == "72" &&
+                   c["configChangesPendingRestart"] == "fileReservedTime=24"),
+                  "getBrokerConfig: expected channelExpiredTimeout 90000, fileReservedTime 72 (running) and "
+                  "fileReservedTime=24 pending, got "
+                      << c.dump());
+  }
+  for (auto [key, value, why] : {std::tuple<const char*, const char*, const char*>{"brokerName", "other", "it names the broker"},
+                                 {"noSuchBrokerKey", "1", "is not a broker configuration key"},
+                                 {"flushIntervalCommitLog", "0", "must be in [10, 60000] ms"},
+                                 {"brokerRole", "SLAVE", "slave broker id must be > 0"}}) {
+    auto r = run_command({binary("mqadmin"), "updateBrokerConfig", "-n", ns.addr(), "-b", broker, "-k", key, "-v", value});
+    CHECK_MESSAGE((r.exit_code == 1 && r.output.find(key) != std::string::npos && r.output.find(why) != std::string::npos),
+                  "updateBrokerConfig " << key << "=" << value << ": expected exit 1 naming the key and '" << why
+                                        << "', got exit " << r.exit_code << ":\n" << r.output);
+  }
+  const std::string conf = read_file(container.broker_config_path(0));
+  CHECK_MESSAGE((conf.find("channelExpiredTimeout=90000\n") != std::string::npos &&
+                 conf.find("fileReservedTime=24\n") != std::string::npos && conf.find("noSuchBrokerKey") == std::string::npos &&
+                 conf.find("brokerRole=SLAVE") == std::string::npos),
+                "expected the accepted keys, and only those, written to the broker's file, got:\n" << conf);
+
+  // Malformed admin requests get an error answer naming the field; the broker keeps serving.
+  struct Bad {
+    int32_t code;
+    std::vector<std::pair<std::string, std::string>> fields;
+    const char* expected;
+  };
+  for (const Bad& bad : {Bad{222, {{"topic", kTopic}}, "group"},
+                         Bad{222, {{"topic", kTopic}, {"group", kConsumerGroup}, {"timestamp", "soon"}, {"isForce", "true"}}, "timestamp"},
+                         Bad{222, {{"topic", "NoSuchTopic"}, {"group", kConsumerGroup}, {"timestamp", "-1"}, {"isForce", "true"}}, "no topic"},
+                         Bad{315, {{"statsName", "TOPIC_PUT_NUMS"}}, "statsKey"},
+                         Bad{315, {{"statsName", "NO_SUCH_STATS"}, {"statsKey", kTopic}}, "not exist"},
+                         Bad{315, {{"statsName", "GROUP_GET_NUMS"}, {"statsKey", "no-at-sign"}}, "not exist"},
+                         Bad{300, {}, "topic"}}) {
+    RemotingCommand req = RemotingCommand::request(bad.code);
+    for (const auto& [k, v] : bad.fields) req.ext_fields.set(k, v);
+    auto r = client.invoke(broker, req);
+    REQUIRE_MESSAGE(r.ok(), "request " << bad.code << ": expected an answer, got " << r.detail());
+    CHECK_MESSAGE((r->code != 0 && r->remark.value_or("").find(bad.expected) != std::string::npos),
+                  "request " << bad.code << ": expected an error naming '" << bad.expected << "', got code " << r->code
+                             << " " << r->remark.value_or(""));
+  }
+  RemotingCommand order_only = RemotingCommand::request(317);
+  order_only.ext_fields.set_bool("isOrder", true);
+  auto ordered = client.invoke(broker, order_only);
+  REQUIRE(ordered.ok());
+  auto body = parse_fastjson(ordered->body);
+  CHECK_MESSAGE((ordered->code == 0 && body.ok() && json_int(*body, "totalDiff") == 0),
+                "GET_BROKER_CONSUME_STATS isOrder=true: expected no ordered topic and totalDiff 0, got code "
+                    << ordered->code << " " << ordered->body);
+  CHECK(container.stop() == 0);
 }
