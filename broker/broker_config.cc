@@ -89,6 +89,9 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("transactionCheckInterval", transaction_check_interval_ms);
   b.bind("transactionCheckMax", transaction_check_max);
   b.bind("rejectTransactionMessage", reject_transaction_message);
+  b.bind("messageIndexEnable", message_index_enable);
+  b.bind("maxHashSlotNum", max_hash_slot_num);
+  b.bind("maxIndexNum", max_index_num);
   b.bind("compressedRegister", compressed_register);
   b.bind("frameMaxLength", max_frame_bytes);
   b.bind("maxTransferBytesOnMessageInMemory", max_transfer_bytes_on_message_in_memory);
@@ -195,6 +198,8 @@ Result<Unit, ConfigError> BrokerConfig::check_values(const std::function<std::st
   if (transaction_timeout_ms < 0) return fail("transactionTimeOut", "must not be negative");
   if (transaction_check_interval_ms < 100) return fail("transactionCheckInterval", "must be at least 100 ms");
   if (transaction_check_max < 0) return fail("transactionCheckMax", "must not be negative");
+  if (max_hash_slot_num < 1 || max_hash_slot_num > 100'000'000) return fail("maxHashSlotNum", "must be in [1, 100000000]");
+  if (max_index_num < 1 || max_index_num > 100'000'000) return fail("maxIndexNum", "must be in [1, 100000000]");
   return Unit{};
 }
 
@@ -440,6 +445,9 @@ std::string BrokerConfig::to_properties() const {
   kv("transactionCheckInterval", std::to_string(transaction_check_interval_ms));
   kv("transactionCheckMax", std::to_string(transaction_check_max));
   kv("rejectTransactionMessage", b(reject_transaction_message));
+  kv("messageIndexEnable", b(message_index_enable));
+  kv("maxHashSlotNum", std::to_string(max_hash_slot_num));
+  kv("maxIndexNum", std::to_string(max_index_num));
   kv("compressedRegister", b(compressed_register));
   kv("frameMaxLength", std::to_string(max_frame_bytes));
   kv("maxTransferBytesOnMessageInMemory", std::to_string(max_transfer_bytes_on_message_in_memory));
