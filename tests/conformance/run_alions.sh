@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a NameServer and a container with two brokers on free loopback ports under a temp dir,
 # broker-a a plain master and broker-b a DLedger group of one member (its elected leader is its
-# master), creates the topic with mqadmin, and runs the ali-ons round trip against both. Stops only
+# master), creates the topics with mqadmin, and runs the ali-ons round trip against both. Stops only
 # what it started.
 set -euo pipefail
 build="${1:?usage: run_alions.sh <build dir>}"
@@ -58,6 +58,10 @@ def free(broker):
 print(free(False), free(False), free(True), free(True), free(False))
 PY
 )
+# Short delay levels, so that retries (level 3 + reconsumeTimes) and the delayed sends (level 7) take
+# seconds. Level 3 differs from its neighbours so that the test can tell a retry used it; level 7 is
+# the delayed sends' level. The test reads the same string (DELAY_LEVELS).
+delay_levels="1s 1s 2s 1s 1s 1s 3s 1s"
 cat > "$work/namesrv.conf" <<CONF
 bindAddress=127.0.0.1
 listenPort=$ns_port
@@ -74,6 +78,7 @@ brokerIP1=127.0.0.1
 listenPort=${!port_var}
 storePathRootDir=$work/store-$b
 mappedFileSizeCommitLog=67108864
+messageDelayLevel=$delay_levels
 CONF
 done
 cat >> "$work/broker-b.conf" <<CONF
@@ -100,5 +105,8 @@ for i in $(seq 1 300); do
   fi
   sleep 0.1
 done
-"$build/bin/mqadmin" updateTopic -n "$ns" -c AliCluster -t AliRoundTrip -r 4 -w 4 > /dev/null
-NODE_PATH="$here/node_modules" NAMESRV="$ns" TOPIC=AliRoundTrip node "$here/alions_roundtrip.js"
+for t in AliRoundTrip AliRetry AliDelay; do
+  "$build/bin/mqadmin" updateTopic -n "$ns" -c AliCluster -t "$t" -r 4 -w 4 > /dev/null
+done
+NODE_PATH="$here/node_modules" NAMESRV="$ns" TOPIC=AliRoundTrip RETRY_TOPIC=AliRetry DELAY_TOPIC=AliDelay \
+  DELAY_LEVELS="$delay_levels" DELAY_LEVEL=7 node "$here/alions_roundtrip.js"
