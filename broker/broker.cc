@@ -94,6 +94,7 @@ Result<Unit, std::string> Broker::start() {
     stats_timer_.stop();
     delay_offset_timer_.stop();
     schedule_.reset();
+    timers_.reset();
     transactions_.reset();
     stop_replication();
     ha_master_.reset();
@@ -198,6 +199,28 @@ Result<Unit, std::string> Broker::start() {
     } else if (std::filesystem::exists(path)) {
       return fail(path + " (and its .bak) is not valid JSON");
     }
+    HostAddress self;
+    if (auto a = HostAddress::parse_v4(config_.broker_addr())) self = *a;
+    timers_ = std::make_unique<TimerMessageService>(
+        *store_, loop_, clock_, log_, self,
+        [this, alive](std::vector<store::MessageToStore> msgs, std::function<void(size_t)> done) {
+          if (alive.expired()) return;
+          put_internal(std::move(msgs), false, [done = std::move(done)](size_t stored, const store::PutMessageResult&) {
+            done(stored);
+          });
+        },
+        [this, log, path = config_dir + "/timerOffset.json"](std::string text) {
+          strand_->submit([path, text = std::move(text), log] {
+            std::string err = write_file_atomically(path, text);
+            if (!err.empty()) log.error("timer offsets not persisted: " + err);
+          });
+        });
+    path = config_dir + "/timerOffset.json";
+    if (auto text = read_config_file(path)) {
+      if (!timers_->load(*text, &why)) return fail(path + ": " + why);
+    } else if (std::filesystem::exists(path)) {
+      return fail(path + " (and its .bak) is not valid JSON");
+    }
   }
   topics_.add_system_topics(config_.broker_cluster_name, config_.broker_name, config_.auto_create_topic_enable,
                             config_.default_topic_queue_nums, now_ms());
@@ -246,6 +269,7 @@ Result<Unit, std::string> Broker::start() {
   stats_timer_.start(1000, 1000, sample_stats);
   delay_offset_timer_.start(kFlushDelayOffsetIntervalMs, kFlushDelayOffsetIntervalMs, [this] {
     if (schedule_) schedule_->persist_if_changed();
+    if (timers_) timers_->persist_if_changed();
   });
   uint64_t period = register_period_ms();
   register_timer_.start(period, period, [this] { register_with_namesrv(false); });
@@ -275,6 +299,7 @@ void Broker::shutdown() {
   stats_timer_.stop();
   delay_offset_timer_.stop();
   if (schedule_) schedule_->stop();  // persists its progress
+  if (timers_) timers_->stop();
   if (transactions_) transactions_->stop_checks();
   stop_replication();
   pull_holds_.clear();
@@ -294,6 +319,7 @@ void Broker::shutdown() {
     if (auto ir = index_->shutdown(); !ir.ok()) log_.error("index shutdown: " + ir.detail());
   }
   schedule_.reset();
+  timers_.reset();
   transactions_.reset();
   store_.reset();
   index_.reset();

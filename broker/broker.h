@@ -36,6 +36,7 @@
 #include "broker/pull_hold_service.h"
 #include "broker/rebalance_lock_manager.h"
 #include "broker/schedule_service.h"
+#include "broker/timer_service.h"
 #include "broker/transaction_service.h"
 #include "remoting/client.h"
 #include "remoting/server.h"
@@ -258,6 +259,8 @@ class Broker {
 
   // Delayed delivery (broker/schedule_service.h); progress persisted every 10 s and at stop.
   std::unique_ptr<ScheduleMessageService> schedule_;
+  // 5.x timed messages (broker/timer_service.h); progress in config/timerOffset.json.
+  std::unique_ptr<TimerMessageService> timers_;
   std::unique_ptr<TransactionalMessageService> transactions_;
   Timer delay_offset_timer_;
 

@@ -76,6 +76,17 @@ void Broker::update_master_services() {
   } else if (!master && schedule_->running()) {
     schedule_->stop();
   }
+  if (timers_) {
+    if (master && !timers_->running()) {
+      if (auto text = read_config_file(config_dir() + "/timerOffset.json")) {
+        std::string why;
+        if (!timers_->load(*text, &why)) log_.warn("timerOffset.json not taken: " + why);
+      }
+      timers_->start();
+    } else if (!master && timers_->running()) {
+      timers_->stop();
+    }
+  }
   if (transactions_) {
     if (master) transactions_->start_checks();
     else transactions_->stop_checks();

@@ -266,6 +266,16 @@ std::string encode_properties(const PropertyList& properties) {
   return s;
 }
 
+std::optional<int64_t> parse_property_int(std::string_view v) {
+  if (v.empty() || v.size() > 18) return std::nullopt;
+  int64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
 std::string edit_properties(std::string_view text, const PropertyList& put,
                             std::initializer_list<std::string_view> erase) {
   auto dropped = [&](std::string_view name) {

@@ -83,6 +83,11 @@ inline constexpr std::string_view kTransactionPreparedQueueOffset = "TRAN_PREPAR
 inline constexpr std::string_view kTimerDeliverMs = "TIMER_DELIVER_MS";
 inline constexpr std::string_view kTimerDelaySec = "TIMER_DELAY_SEC";
 inline constexpr std::string_view kTimerDelayMs = "TIMER_DELAY_MS";
+// Set by the broker: the delivery time of a parked timed message, the time a timer bucket entry is
+// looked at next (ours), and the time a timed message was delivered (it is not parked again).
+inline constexpr std::string_view kTimerOutMs = "TIMER_OUT_MS";
+inline constexpr std::string_view kTimerCheckMs = "TIMER_CHECK_MS";
+inline constexpr std::string_view kTimerDequeueMs = "TIMER_DEQUEUE_MS";
 }  // namespace property
 
 enum class MessageError {
@@ -167,6 +172,9 @@ Result<std::vector<MessageRecord>, MessageError> decode_records(std::string_view
 
 // The BLANK record (8 bytes) telling readers that `remaining_bytes` to the end of the file are unused.
 void encode_blank(uint8_t* out, int32_t remaining_bytes);
+
+// Parses a non-negative decimal property value; nullopt for anything else (or above 10^18).
+std::optional<int64_t> parse_property_int(std::string_view v);
 
 // Properties (4.4): name \x01 value pairs joined by \x02, no trailing \x02 when we write.
 inline constexpr char kNameValueSeparator = '\x01';

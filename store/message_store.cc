@@ -11,6 +11,7 @@ namespace mq::store {
 namespace {
 
 constexpr std::string_view kScheduleTopic = "SCHEDULE_TOPIC_XXXX";
+constexpr std::string_view kTimerTopic = "rmq_sys_wheel_timer";
 constexpr size_t kScanChunkBytes = 4 * 1024 * 1024;
 
 // A record cut short by a crash or by the end of a replicated chunk reads back with zeros where its
@@ -210,6 +211,12 @@ int64_t MessageStore::tags_code_of(std::string_view topic, std::string_view prop
       }
       return store_timestamp + 1000;
     }
+  }
+  if (topic == kTimerTopic) {
+    // A bucket entry is ordered by when it is looked at next; a parked message by its time.
+    if (auto check = find_property(properties, property::kTimerCheckMs))
+      return parse_property_int(*check).value_or(store_timestamp);
+    if (auto out = find_property(properties, property::kTimerOutMs)) return parse_property_int(*out).value_or(store_timestamp);
   }
   if (auto tags = find_property(properties, property::kTags)) return java_string_hash(*tags);
   return 0;
@@ -592,6 +599,34 @@ PutMessageResult MessageStore::prepare_message(const MessageToStore& msg, int64_
       r.topic = enc.owned_topic;
       r.properties = enc.owned_properties.back();
       r.queue_id = static_cast<int32_t>(level - 1);
+    }
+  }
+  // RocketMQ 5.x timed messages: parked in rmq_sys_wheel_timer queue 0 until their time (the
+  // broker's TimerMessageService walks them down its buckets). Not a message the service itself
+  // delivers (TIMER_DEQUEUE_MS), nor one already parked by a delay level.
+  if ((tran_type == sysflag::kTransactionNotType || tran_type == sysflag::kTransactionCommitType) &&
+      enc.owned_topic.empty() && !find_property(msg.properties, property::kTimerDequeueMs) && msg.topic != kTimerTopic) {
+    std::optional<int64_t> deliver_ms;
+    if (auto v = find_property(msg.properties, property::kTimerDeliverMs)) {
+      deliver_ms = parse_property_int(*v);
+    } else if (auto sec = find_property(msg.properties, property::kTimerDelaySec)) {
+      if (auto n = parse_property_int(*sec); n && *n < 1'000'000'000) deliver_ms = now_ms + *n * 1000;
+    } else if (auto ms = find_property(msg.properties, property::kTimerDelayMs)) {
+      if (auto n = parse_property_int(*ms); n && *n < 1'000'000'000'000) deliver_ms = now_ms + *n;
+    }
+    if (deliver_ms && *deliver_ms > now_ms) {
+      enc.owned_properties.reserve(1);
+      enc.owned_properties.push_back(edit_properties(
+          msg.properties, {{std::string(property::kRealTopic), msg.topic},
+                           {std::string(property::kRealQueueId), std::to_string(msg.queue_id)},
+                           {std::string(property::kTimerOutMs), std::to_string(*deliver_ms)}}));
+      if (enc.owned_properties.back().size() > kMaxPropertiesLength)
+        return illegal(PutMessageStatus::kPropertiesSizeExceeded,
+                       "properties length " + std::to_string(enc.owned_properties.back().size()));
+      enc.owned_topic = std::string(kTimerTopic);
+      r.topic = enc.owned_topic;
+      r.properties = enc.owned_properties.back();
+      r.queue_id = 0;
     }
   }
   r.flag = msg.flag;
