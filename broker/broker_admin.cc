@@ -1,8 +1,10 @@
 // The broker's other request codes: client heartbeats and registrations, consumer offsets, queue
 // offsets and lookups, topic and subscription-group administration, configuration and statistics.
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "broker/broker.h"
@@ -39,6 +41,20 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
   return out;
+}
+
+// MixAll.humanReadableByteCount(bytes, false): "512 B", "1.5 KiB", "49.1 GiB".
+std::string human_bytes(int64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  int exp = 0;
+  double v = static_cast<double>(bytes);
+  while (v >= 1024 && exp < 6) {
+    v /= 1024;
+    ++exp;
+  }
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.1f %ciB", v, "KMGTPE"[exp - 1]);
+  return buf;
 }
 
 // A double for a JSON body (fastjson reads any JSON number into a double field).
@@ -332,7 +348,13 @@ void Broker::register_admin_processors() {
     t["commitLogMaxOffset"] = std::to_string(store_->max_phy_offset());
     t["commitLogFlushedOffset"] = std::to_string(store_->flushed_offset());
     t["earliestMessageTimeStamp"] = std::to_string(store_->earliest_message_time());
-    t["commitLogDirCapacity"] = "used " + std::to_string(static_cast<int>(100 * store::disk_used_ratio(config_.store.store_path_root_dir))) + "%";
+    // RocketMQ's wording, sizes as MixAll.humanReadableByteCount (binary units).
+    if (struct statvfs st; ::statvfs(config_.store.store_path_root_dir.c_str(), &st) == 0)
+      t["commitLogDirCapacity"] = "Total : " + human_bytes(static_cast<int64_t>(st.f_blocks) * static_cast<int64_t>(st.f_frsize)) +
+                                  ", Free : " + human_bytes(static_cast<int64_t>(st.f_bavail) * static_cast<int64_t>(st.f_frsize)) + ".";
+    t["remainHowManyDataToFlush"] = human_bytes(std::max<int64_t>(store_->max_phy_offset() - store_->flushed_offset(), 0));
+    // Messages reach the ConsumeQueues as they are put, so nothing waits for dispatch.
+    t["dispatchBehindBytes"] = "0";
     t["brokerRole"] = broker_role_name(config_.broker_role);
     t["pullHoldCount"] = std::to_string(pull_holds_.size());
     t["clientConnections"] = std::to_string(clients_.connection_count());

@@ -202,7 +202,8 @@ TEST_CASE("RocketMQ 4.9.4's Java mqadmin: every admin subcommand against our Nam
   ContainerProcess container(ns.addr(), {{"broker-a"}}, dir.file("container"), kCluster);
   REQUIRE_MESSAGE(container.start(), "container did not start: " << container.proc().output());
   const std::string broker = container.broker_addr(0);
-  AdminClient admin(ns.addr());
+  // Generous: the JVMs this test starts keep the machine busy.
+  AdminClient admin(ns.addr(), 15'000);
   REQUIRE_MESSAGE(wait_until([&] {
                     auto info = admin.get_cluster_info();
                     return info.ok() && info->cluster_addr_table[kCluster].size() == 1;
@@ -272,14 +273,21 @@ TEST_CASE("RocketMQ 4.9.4's Java mqadmin: every admin subcommand against our Nam
   // Every message consumed and the group's offsets committed (the consumer commits every second).
   REQUIRE_MESSAGE(clients.wait_for_line("consumed " + std::to_string(kMessages), 60s),
                   "AdminClients: expected 'consumed " << kMessages << "', got:\n" << clients.output());
+  // The Java consumer commits with its pulls at once, and every queue it owns (its retry topic's
+  // too) from 10 s after its start: wait for both, so consumerProgress shows the retry queue.
   std::pair<int64_t, int64_t> committed;
+  std::string all_stats;
   REQUIRE_MESSAGE(wait_until([&] {
                     auto stats = admin.get_consume_stats(broker, kConsumerGroup, kTopic);
                     committed = stats.ok() ? offsets_of(*stats) : std::pair<int64_t, int64_t>{-1, -1};
-                    return committed.first == kMessages && committed.second == kMessages;
-                  }, 20s),
-                  "expected broker and consumer offsets of " << kConsumerGroup << " to sum to " << kMessages << ", got "
-                                                             << committed.first << " and " << committed.second);
+                    auto all = admin.get_consume_stats(broker, kConsumerGroup, "");
+                    all_stats = all.ok() ? *all : all.detail();
+                    return committed.first == kMessages && committed.second == kMessages &&
+                           all_stats.find("%RETRY%" + std::string(kConsumerGroup)) != std::string::npos;
+                  }, 40s),
+                  "expected broker and consumer offsets of " << kConsumerGroup << " to sum to " << kMessages
+                      << " and its retry queue committed, got " << committed.first << " and " << committed.second
+                      << ", all: " << all_stats);
   const std::string offset_msg_id = field_of_line(clients.output(), "sent 0 ", "offsetMsgId");
   const std::string first_key_queue = field_of_line(clients.output(), "sent 0 ", "queue");  // broker-a:<q>
   REQUIRE_MESSAGE(!offset_msg_id.empty(), "expected 'sent 0 ... offsetMsgId=...' from AdminClients, got:\n"
@@ -323,7 +331,8 @@ TEST_CASE("RocketMQ 4.9.4's Java mqadmin: every admin subcommand against our Nam
   };
   java.run(last);
   auto stats = admin.get_consume_stats(broker, kConsumerGroup, kTopic);
-  REQUIRE_MESSAGE(stats.ok(), "GET_CONSUME_STATS after the offline reset: " << stats.detail());
+  REQUIRE_MESSAGE(stats.ok(), "GET_CONSUME_STATS after the offline reset: " << stats.detail() << "\ncontainer output:\n"
+                                                                           << container.proc().output());
   auto after = offsets_of(*stats);
   CHECK_MESSAGE((after.first == kMessages && after.second == 0),
                 "expected the offline reset to the start to leave broker offsets summing to "
