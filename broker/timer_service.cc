@@ -44,8 +44,12 @@ bool TimerMessageService::load(const std::string& text, std::string* error) {
 }
 
 std::string TimerMessageService::encode() const {
+  std::map<int32_t, int64_t> offsets;
+  for (const auto& [q, st] : queues_) offsets[q] = st.offset;
+  for (const auto& [when, h] : held_) offsets[h.queue_id] = std::min(offsets[h.queue_id], h.queue_offset);
+  for (const auto& [when, h] : held_sending_) offsets[h.queue_id] = std::min(offsets[h.queue_id], h.queue_offset);
   nlohmann::json table = nlohmann::json::object();
-  for (const auto& [q, st] : queues_) table[std::to_string(q)] = st.offset;
+  for (const auto& [q, offset] : offsets) table[std::to_string(q)] = offset;
   return dump_fastjson(nlohmann::json{{"offsetTable", table}}, {"offsetTable"});
 }
 
@@ -65,7 +69,10 @@ void TimerMessageService::stop() {
   ++generation_;
   timer_.stop();
   for (auto& [q, st] : queues_) st.in_flight = false;
-  persist_(encode());
+  persist_(encode());  // held entries keep their queues' offsets before them
+  held_.clear();
+  held_sending_.clear();
+  held_in_flight_ = false;
   dirty_ = false;
 }
 
@@ -81,6 +88,7 @@ void TimerMessageService::wake() {
   last_now_ms_ = now;
   bool capped = false;
   in_wake_ = true;
+  deliver_held(now);
   for (auto& [qid, q] : queues_)
     if (!q.in_flight && !run_queue(qid, q, now)) capped = true;
   in_wake_ = false;
@@ -94,16 +102,22 @@ void TimerMessageService::arm() {
   int64_t wait_ms = kPollIntervalMs;
   for (const auto& [qid, q] : queues_)
     if (!q.in_flight && q.next_due_ms >= 0) wait_ms = std::min(wait_ms, std::max<int64_t>(q.next_due_ms - now, 0));
+  if (!held_.empty() && !held_in_flight_) wait_ms = std::min(wait_ms, std::max<int64_t>(held_.begin()->first - now, 0));
   timer_.start(static_cast<uint64_t>(wait_ms), 0, [this] { wake(); });
 }
 
-bool TimerMessageService::route(int64_t commit_log_offset, int32_t size, int64_t deliver_ms, int64_t now_ms,
-                                std::vector<store::MessageToStore>& out) {
+TimerMessageService::Routed TimerMessageService::route(int64_t commit_log_offset, int32_t size, int64_t deliver_ms,
+                                                      int64_t now_ms, int32_t queue_id, int64_t queue_offset,
+                                                      std::vector<store::MessageToStore>& out) {
   const int64_t left_ms = deliver_ms - now_ms;
-  store::MessageToStore m;
+  if (left_ms > 0 && left_ms < kHoldMs) {
+    held_.emplace(deliver_ms, Held{commit_log_offset, size, queue_id, queue_offset});
+    return Routed::kHeld;
+  }
   if (left_ms > 0) {
     // Bucket k = floor(log2(left)): looked at again in 2^k ms, when less than 2^k ms are left.
     int k = std::min<int>(63 - std::countl_zero(static_cast<uint64_t>(left_ms)), kBuckets - 1);
+    store::MessageToStore m;
     m.topic = kTimerTopic;
     m.queue_id = k + 1;
     m.body = std::to_string(commit_log_offset) + "," + std::to_string(size) + "," + std::to_string(deliver_ms);
@@ -113,8 +127,14 @@ bool TimerMessageService::route(int64_t commit_log_offset, int32_t size, int64_t
     m.properties = encode_properties({{std::string(property::kTimerCheckMs), std::to_string(now_ms + (int64_t{1} << k))},
                                       {std::string(property::kWaitStoreMsgOk), "false"}});
     out.push_back(std::move(m));
-    return true;
+    return Routed::kOutput;
   }
+  return delivery(commit_log_offset, size, now_ms, out) ? Routed::kOutput : Routed::kSkipped;
+}
+
+bool TimerMessageService::delivery(int64_t commit_log_offset, int32_t size, int64_t now_ms,
+                                   std::vector<store::MessageToStore>& out) {
+  store::MessageToStore m;
   auto bytes = store_.read_record(commit_log_offset, size);
   if (!bytes.ok()) {
     log_.error("timed message at " + std::to_string(commit_log_offset) + " cannot be read: " + bytes.detail() + "; skipped");
@@ -143,12 +163,40 @@ bool TimerMessageService::route(int64_t commit_log_offset, int32_t size, int64_t
   return true;
 }
 
+void TimerMessageService::deliver_held(int64_t now_ms) {
+  if (held_in_flight_ || held_.empty() || held_.begin()->first > now_ms) return;
+  std::vector<store::MessageToStore> out;
+  std::vector<std::pair<int64_t, Held>> taken;
+  while (!held_.empty() && held_.begin()->first <= now_ms && static_cast<int>(out.size()) < kMaxPerWake) {
+    auto it = held_.begin();
+    if (delivery(it->second.commit_log_offset, it->second.size, now_ms, out)) taken.emplace_back(it->first, it->second);
+    held_.erase(it);
+  }
+  if (out.empty()) return;
+  // Until stored, the taken entries keep their queues' persisted offsets before them (encode()).
+  held_sending_ = taken;
+  held_in_flight_ = true;
+  const uint64_t generation = generation_;
+  std::weak_ptr<bool> alive = alive_;
+  put_(std::move(out), [this, alive, generation](size_t stored) {
+    if (alive.expired() || generation != generation_) return;
+    held_in_flight_ = false;
+    auto sending = std::exchange(held_sending_, {});
+    for (size_t i = stored; i < sending.size(); ++i) held_.emplace(sending[i].first, sending[i].second);  // again
+    const size_t taken_count = sending.size();
+    delivered_ += stored;
+    dirty_ = true;
+    if (stored < taken_count)
+      log_.warn(std::to_string(taken_count - stored) + " timed messages not stored, trying again");
+    if (!in_wake_ && running_) arm();
+  });
+}
+
 bool TimerMessageService::run_queue(int32_t queue_id, Queue& q, int64_t now_ms) {
   q.next_due_ms = -1;
   std::vector<store::MessageToStore> out;
   std::vector<int64_t> offset_after;
   int64_t next_offset = q.offset;
-  bool delivering = false;
   while (static_cast<int>(out.size()) < kMaxPerWake) {
     store::GetMessageResult got = store_.get_message(kTimerTopic, queue_id, next_offset, 256, 8 << 20);
     using S = store::GetMessageStatus;
@@ -200,9 +248,9 @@ bool TimerMessageService::run_queue(int32_t queue_id, Queue& q, int64_t now_ms) 
         deliver_ms = *when;
       }
       next_offset = ref.queue_offset + 1;
-      if (route(parked_offset, parked_size, deliver_ms, now_ms, out)) {
+      Routed routed = route(parked_offset, parked_size, deliver_ms, now_ms, queue_id, ref.queue_offset, out);
+      if (routed == Routed::kOutput) {
         offset_after.push_back(next_offset);
-        if (out.back().topic != kTimerTopic) delivering = true;
       } else if (out.empty()) {
         q.offset = next_offset;
         dirty_ = true;
@@ -214,7 +262,6 @@ bool TimerMessageService::run_queue(int32_t queue_id, Queue& q, int64_t now_ms) 
     if (stop || got.messages.empty()) break;
   }
   if (out.empty()) return true;
-  (void)delivering;
   const bool capped = static_cast<int>(out.size()) >= kMaxPerWake;
   q.in_flight = true;
   const uint64_t generation = generation_;

@@ -15,6 +15,11 @@
 //    else moved to the bucket of what is left, which is a lower one. A message is moved at most
 //    about log2(delay in ms) times (under 40), each time as a pointer record of ~150 bytes; the
 //    message itself is written twice (parked, delivered).
+// The last steps happen in memory: an entry with less than kHoldMs left is held (24 bytes) and
+// delivered from a timer at its millisecond, so a burst of messages due together is not walked
+// through the lowest ten buckets on disk; memory is bounded by what comes due within a second,
+// not by what is parked. Until delivered, a held entry keeps its queue's persisted progress at or
+// before it, so a crash cannot lose it.
 // Delivery reads the parked record and writes it to its real topic and queue with TIMER_DEQUEUE_MS
 // set (the store does not park it again), keeping everything else (UNIQ_KEY: the id stays).
 // Progress (the next queue offset of queue 0 and of every bucket) is config/timerOffset.json in
@@ -60,8 +65,16 @@ class TimerMessageService {
   static constexpr int kBuckets = 41;  // 2^40 ms is about 35 years
   static constexpr int kMaxPerWake = 4096;
   static constexpr int64_t kPollIntervalMs = 100;
+  static constexpr int64_t kHoldMs = 1024;
 
  private:
+  struct Held {
+    int64_t commit_log_offset = 0;
+    int32_t size = 0;
+    int32_t queue_id = 0;
+    int64_t queue_offset = 0;
+  };
+  enum class Routed { kOutput, kHeld, kSkipped };
   struct Queue {
     int64_t offset = 0;
     bool in_flight = false;
@@ -72,8 +85,12 @@ class TimerMessageService {
   // Handles what is due in one queue (0: parked messages; k + 1: bucket k). false when capped.
   bool run_queue(int32_t queue_id, Queue& q, int64_t now_ms);
   // The message (delivery) or bucket entry (pointer) for a parked message at `offset`.
-  bool route(int64_t commit_log_offset, int32_t size, int64_t deliver_ms, int64_t now_ms,
-             std::vector<store::MessageToStore>& out);
+  Routed route(int64_t commit_log_offset, int32_t size, int64_t deliver_ms, int64_t now_ms, int32_t queue_id,
+               int64_t queue_offset, std::vector<store::MessageToStore>& out);
+  // The message to deliver for a parked record; false (logged) when it cannot be read.
+  bool delivery(int64_t commit_log_offset, int32_t size, int64_t now_ms, std::vector<store::MessageToStore>& out);
+  // Delivers held entries whose time has come.
+  void deliver_held(int64_t now_ms);
 
   store::MessageStore& store_;
   EventLoop& loop_;
@@ -84,6 +101,9 @@ class TimerMessageService {
   PersistFn persist_;
   Timer timer_;
   std::map<int32_t, Queue> queues_;
+  std::multimap<int64_t, Held> held_;  // by delivery time
+  bool held_in_flight_ = false;
+  std::vector<std::pair<int64_t, Held>> held_sending_;  // being stored
   bool running_ = false;
   bool dirty_ = false;
   bool in_wake_ = false;

@@ -1,10 +1,13 @@
 // Message-semantics benchmarks with real processes (a NameServer and one container, ASYNC_FLUSH):
-//   semantics_bench [--delayed N] [--delay-level L] [--tx N] [--window W] [--body BYTES]
+//   semantics_bench [--delayed N] [--delay-level L] [--timed N] [--tx N] [--window W] [--body BYTES]
 // delay: N messages (default 100,000) sent as fast as one producer with W sends in flight can,
 //   all at delay level L (default 2 = 5 s), so they all come due within the send span. Reports the
 //   send span, how long delivery of all of them took after the first was due, and each message's
 //   lateness: its delivery store time minus (born time + the level's delay). Born time is taken
 //   before the send, so lateness is an upper bound.
+// timed: N messages (default 100,000) with the same TIMER_DELIVER_MS, 5 s after the first send
+//   (RocketMQ 5.x timed messages): reports how long after that instant the last one was delivered
+//   and the lateness of each.
 // tx: N plain sends (default 50,000) and then N transactional sends (half message, local
 //   transaction returning COMMIT, END_TRANSACTION) through one producer with W in flight; reports
 //   both rates and their ratio.
@@ -17,6 +20,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -79,6 +83,7 @@ int main(int argc, char** argv) {
   const int64_t delayed = arg(argc, argv, "--delayed", 100'000);
   const int64_t level = arg(argc, argv, "--delay-level", 2);
   const int64_t tx = arg(argc, argv, "--tx", 50'000);
+  const int64_t timed = arg(argc, argv, "--timed", 100'000);
   const int window = static_cast<int>(arg(argc, argv, "--window", 256));
   const size_t body_bytes = static_cast<size_t>(arg(argc, argv, "--body", 128));
   const std::vector<int64_t> level_ms = {1000, 5000, 10000, 30000, 60000};
@@ -99,6 +104,7 @@ int main(int argc, char** argv) {
   const int queues = 8;
   if (!create_topic(ns.addr(), "TestCluster", "DelayBench", queues) ||
       !create_topic(ns.addr(), "TestCluster", "TxBench", queues) ||
+      !create_topic(ns.addr(), "TestCluster", "TimedBench", queues) ||
       !create_topic(ns.addr(), "TestCluster", "PlainBench", queues)) {
     std::fprintf(stderr, "topics not created\n");
     return 1;
@@ -112,9 +118,49 @@ int main(int argc, char** argv) {
   {
     Producer p(loop, po, Logger().with_prefix("[bench]"));
     p.start();
-    std::printf("# semantics_bench --delayed %" PRId64 " --delay-level %" PRId64 " --tx %" PRId64
+    std::printf("# semantics_bench --delayed %" PRId64 " --delay-level %" PRId64 " --timed %" PRId64 " --tx %" PRId64
                 " --window %d --body %zu\n",
-                delayed, level, tx, window, body_bytes);
+                delayed, level, timed, tx, window, body_bytes);
+    if (timed > 0) {
+      const int64_t due = wall_ms() + 5000;
+      int64_t span = pump(loop, timed, window, [&](int64_t, std::function<void(bool)> done) {
+        Message m;
+        m.topic = "TimedBench";
+        m.body = body;
+        m.user_properties.emplace_back("TIMER_DELIVER_MS", std::to_string(due));
+        p.send(std::move(m), [done](ClientOutcome<SendResult> r) { done(r.ok()); });
+      });
+      if (span < 0) return 1;
+      BlockingClient reader;
+      std::vector<int64_t> offsets(queues, 0), lateness;
+      int64_t last_store = 0, early = 0;
+      const int64_t give_up = due + 120'000;
+      while (static_cast<int64_t>(lateness.size()) < timed && wall_ms() < give_up) {
+        bool any = false;
+        for (int q = 0; q < queues; ++q) {
+          auto pr = pull_messages(reader, c.broker_addr(0), "bench_reader", "TimedBench", q, offsets[q], 32);
+          if (pr.code != response_code::kSuccess) continue;
+          for (const auto& r : pr.records) {
+            lateness.push_back(r.store_timestamp - due);
+            if (r.store_timestamp < due) ++early;
+            last_store = std::max(last_store, r.store_timestamp);
+            offsets[q] = r.queue_offset + 1;
+            any = true;
+          }
+        }
+        if (!any) std::this_thread::sleep_for(5ms);  // a benchmark poll, not a test wait
+      }
+      const int64_t got = static_cast<int64_t>(lateness.size());
+      std::printf("timed: sent %" PRId64 " messages due at one instant in %" PRId64 " ms; delivered %" PRId64
+                  " (%" PRId64 " early); the last %" PRId64 " ms after the instant\n",
+                  timed, span, got, early, last_store - due);
+      if (got > 0) {
+        int64_t p50 = percentile(lateness, 0.5), p99 = percentile(lateness, 0.99), mx = percentile(lateness, 1.0);
+        std::printf("timed lateness (delivery store time - due time): p50 %" PRId64 " p99 %" PRId64 " max %" PRId64 " ms\n",
+                    p50, p99, mx);
+      }
+      if (got < timed || early > 0) rc = 1;
+    }
     if (delayed > 0) {
       const int64_t first_born = wall_ms();
       int64_t span = pump(loop, delayed, window, [&](int64_t, std::function<void(bool)> done) {
