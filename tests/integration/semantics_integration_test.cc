@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <climits>
 #include <map>
 #include <optional>
@@ -21,6 +22,8 @@
 #include "codec/header_reader.h"
 #include "codec/message.h"
 #include <nlohmann/json.hpp>
+
+#include "tests/support/fixture_files.h"
 
 using namespace mq;
 using namespace mq::test;
@@ -687,4 +690,45 @@ TEST_CASE("client library: a consumer's reconsume-later comes back with counts 0
     return bodies.size() >= 2;
   }, 20s));
   CHECK(bodies == std::multiset<std::string>{"commit", "unknown"});
+}
+
+TEST_CASE("delay levels: a store Java 4.9.4 wrote and left with parked delayed messages (kill -9) delivers them "
+          "after recovery") {
+  const std::string fixture = std::string(MQ_FIXTURES_DIR) + "/java494-store-killed";
+  auto manifest = nlohmann::json::parse(read_file(std::string(MQ_FIXTURES_DIR) + "/java494-store-killed.manifest.json"));
+  std::set<std::string> delayed;
+  for (const auto& m : manifest["sent"])
+    if (m.value("delay_level", 0) > 0 && m.value("outcome", "") == "acknowledged") delayed.insert(m["uniq_key"].get<std::string>());
+  REQUIRE(delayed.size() == 3);
+  NamesrvProcess ns;
+  REQUIRE(ns.port > 0);
+  TempDir dir;
+  const std::string store = dir.file("store-b");
+  std::filesystem::copy(fixture, store, std::filesystem::copy_options::recursive);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(store))
+    std::filesystem::permissions(e.path(), std::filesystem::perms::owner_all, std::filesystem::perm_options::add);
+  std::filesystem::permissions(store, std::filesystem::perms::owner_all, std::filesystem::perm_options::add);
+  BrokerSpec spec{"broker-b"};
+  spec.store_dir = store;
+  spec.mapped_file_size_commit_log = 65536;
+  spec.extra = "mappedFileSizeConsumeQueue=600\nmaxHashSlotNum=50\nmaxIndexNum=200\n";
+  ContainerProcess c(ns.addr(), {spec}, dir.file("c"));
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  BlockingClient client;
+  std::set<std::string> seen;
+  REQUIRE_MESSAGE(wait_until([&] {
+    for (int q = 0; q < 4; ++q) {
+      int64_t offset = 0;
+      while (true) {
+        auto p = pull_messages(client, c.broker_addr(0), "semantics_reader", "FixtureKillTopic", q, offset);
+        if (p.code != rc::kSuccess || p.records.empty()) break;
+        for (const auto& r : p.records) {
+          std::string uniq(find_property(r.properties, property::kUniqKey).value_or(""));
+          if (delayed.count(uniq) && r.store_timestamp > 0) seen.insert(uniq);
+          offset = r.queue_offset + 1;
+        }
+      }
+    }
+    return seen == delayed;
+  }, 30s), "delivered " << seen.size() << " of the 3 parked delayed messages\n" << c.proc().output());
 }
