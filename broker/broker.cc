@@ -460,6 +460,10 @@ void Broker::register_with_namesrv(bool oneway) { register_with(split_addr_list(
 void Broker::register_with(const std::vector<std::string>& addrs, bool oneway) {
   if (state_ != BrokerState::kRunning) return;
   TopicConfigWrapper w = topics_.wrapper();
+  // A broker without read or write permission registers every topic with its own permission (RocketMQ's
+  // registerBrokerAll), so routes tell clients not to send (or pull) there.
+  if ((config_.broker_permission & perm::kReadWrite) != perm::kReadWrite)
+    for (auto& [name, tc] : w.topic_config_table) tc.perm = config_.broker_permission;
   std::string body = encode_register_broker_body(w, config_.compressed_register);
   for (const auto& addr : addrs) {
     RemotingCommand req = RemotingCommand::request(request_code::kRegisterBroker);

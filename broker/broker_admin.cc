@@ -625,9 +625,7 @@ void Broker::register_admin_processors() {
     ok_body(ctx, json{{"connectionSet", conns}}.dump(-1, ' ', false, kJsonReplace));
   });
 
-  server_.register_handler(req::kConsumerSendMsgBack, [](const RequestContext& ctx, RemotingCommand&) {
-    ctx.respond_code(rc::kSystemError, "CONSUMER_SEND_MSG_BACK is not supported yet (retry and delay levels arrive in a later issue)");
-  });
+  // CONSUMER_SEND_MSG_BACK: broker_retry.cc.
 }
 
 }  // namespace mq
