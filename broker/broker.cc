@@ -67,6 +67,7 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
   register_lock_processors();
   register_transaction_processors();
   register_query_processors();
+  register_schedule_processors();
   if (config_.effective_fast_listen_port() > 0) {
     fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),
                                                     log_);
@@ -288,6 +289,10 @@ void Broker::shutdown() {
   if (state_ != BrokerState::kRunning) return;
   state_ = BrokerState::kStopping;
   unregister_from_namesrv();
+  // Held pulls are answered while their connections are still open: a Java client fails a
+  // pending request early only when it closes the channel itself, so an unanswered held pull
+  // would stall its queue for the full 30 s request timeout after the broker comes back.
+  pull_holds_.clear();
   server_.stop();
   if (fast_server_) fast_server_->stop();
   flush_timer_.stop();

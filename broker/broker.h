@@ -133,6 +133,8 @@ class Broker {
   // Services only a master (or ready DLedger leader) runs: delayed delivery, transaction checks.
   // Called at start and at every role change.
   void update_master_services();
+  // GET_ALL_DELAY_OFFSET and GET_ALL_TIMER_OFFSET (ours), for slaves' and followers' metadata sync.
+  void register_schedule_processors();
   std::string config_dir() const { return config_.store.store_path_root_dir + "/config"; }
 
   // broker_retry.cc: CONSUMER_SEND_MSG_BACK, %RETRY% and %DLQ% topics.

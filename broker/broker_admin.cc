@@ -262,10 +262,7 @@ void Broker::register_admin_processors() {
     ok_body(ctx, offsets_.to_json_text());
   });
   // No scheduled-message service yet: the delay offsets are whatever delayOffset.json holds.
-  server_.register_handler(req::kGetAllDelayOffset, [this, ok_body](const RequestContext& ctx, RemotingCommand&) {
-    auto text = read_config_file(config_.store.store_path_root_dir + "/config/delayOffset.json");
-    ok_body(ctx, text.value_or("{\"offsetTable\":{}}"));
-  });
+  // GET_ALL_DELAY_OFFSET and GET_ALL_TIMER_OFFSET: broker_internal_put.cc.
 
   server_.register_handler(req::kGetBrokerConfig, [this](const RequestContext& ctx, RemotingCommand&) {
     RemotingCommand resp;

@@ -63,6 +63,24 @@ void Broker::put_internal(std::vector<store::MessageToStore> msgs, bool wait_dur
   });
 }
 
+void Broker::register_schedule_processors() {
+  // The live progress while delivering (RocketMQ answers from memory too), else the file.
+  auto answer = [this](const RequestContext& ctx, bool running, const std::string& live, const char* file) {
+    RemotingCommand resp;
+    resp.code = response_code::kSuccess;
+    resp.body = running ? live : read_config_file(config_dir() + "/" + file).value_or("{\"offsetTable\":{}}");
+    ctx.respond(std::move(resp));
+  };
+  server_.register_handler(request_code::kGetAllDelayOffset, [this, answer](const RequestContext& ctx, RemotingCommand&) {
+    const bool running = schedule_ && schedule_->running();
+    answer(ctx, running, running ? schedule_->encode() : std::string(), "delayOffset.json");
+  });
+  server_.register_handler(request_code::kGetAllTimerOffset, [this, answer](const RequestContext& ctx, RemotingCommand&) {
+    const bool running = timers_ && timers_->running();
+    answer(ctx, running, running ? timers_->encode() : std::string(), "timerOffset.json");
+  });
+}
+
 void Broker::update_master_services() {
   if (state_ != BrokerState::kRunning || !schedule_) return;
   const bool master = !is_slave();

@@ -243,6 +243,16 @@ void Broker::sync_from_master() {
       if (!err.empty()) log.error("delay offsets not persisted: " + err);
     });
   });
+  // Ours (a Java master answers "not supported", which the sync ignores).
+  ask(request_code::kGetAllTimerOffset, [this](const std::string& body) {
+    if (body.empty()) return;
+    std::string path = config_.store.store_path_root_dir + "/config/timerOffset.json";
+    Logger log = log_;
+    strand_->submit([path, body, log] {
+      std::string err = write_file_atomically(path, body);
+      if (!err.empty()) log.error("timer offsets not persisted: " + err);
+    });
+  });
 }
 
 }  // namespace mq

@@ -67,6 +67,9 @@ inline constexpr int32_t kDLedgerTransferLeadership = 52102;
 // Tests only (dLegerFaultInjectionEnable=true): header `isolate` true cuts the member off its
 // group's Raft traffic in both directions, false heals it.
 inline constexpr int32_t kDLedgerInjectFault = 52103;
+// Ours: the timer service's progress (config/timerOffset.json), for slave / follower metadata sync,
+// as GET_ALL_DELAY_OFFSET carries delayOffset.json.
+inline constexpr int32_t kGetAllTimerOffset = 52110;
 // To the leader: header `changeType` addLearner | promote | remove, `memberId` ("n3"), and for
 // addLearner `memberAddr` (host:port of the new member's Raft port).
 inline constexpr int32_t kDLedgerChangeMembership = 52104;
