@@ -113,7 +113,7 @@ void RemotingClient::invoke(const std::string& addr, RemotingCommand request, in
   if (next_opaque_ == INT32_MAX) next_opaque_ = 1;
   request.opaque = opaque;
   request.flag &= ~(kFlagResponse | kFlagOneway);
-  pending_[opaque] = Pending{loop_.now_ms() + timeout_ms, addr, std::move(cb)};
+  pending_[opaque] = Pending{loop_.fresh_now_ms() + timeout_ms, addr, std::move(cb)};
   if (!timer_running_) {
     timer_running_ = true;
     timeout_timer_.start(10, 10, [this] { scan_timeouts(); });

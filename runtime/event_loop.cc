@@ -135,6 +135,11 @@ void EventLoop::drain_posted() {
 
 int64_t EventLoop::now_ms() const { return static_cast<int64_t>(uv_now(loop_)); }
 
+int64_t EventLoop::fresh_now_ms() {
+  uv_update_time(loop_);
+  return static_cast<int64_t>(uv_now(loop_));
+}
+
 void EventLoop::close_and_drain() {
   if (closed_) return;
   closed_ = true;

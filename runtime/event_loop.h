@@ -58,6 +58,9 @@ class EventLoop {
   bool in_loop_thread() const { return std::this_thread::get_id() == loop_thread_; }
   // Milliseconds from the loop's cached monotonic clock.
   int64_t now_ms() const;
+  // Updates the cached clock first: for deadlines set from code that may run after the loop sat
+  // idle (a blocking client's first request after a long pause would otherwise expire at once).
+  int64_t fresh_now_ms();
   // Closes the loop's own handles, runs until every other handle has closed too, and asserts the
   // loop closed cleanly. Call once, after all owned handle objects were destroyed.
   void close_and_drain();

@@ -181,6 +181,11 @@ void TcpConnection::on_write(uv_write_t* req, int status) {
 
 void TcpConnection::close(const std::string& why) {
   if (closing_) return;
+  // Best effort: frames queued for the next flush point (answers given just before the close, such
+  // as the held pulls a stopping broker answers) go to the socket if it takes them now.
+  if (!out_.empty() && !write_in_flight_ && box_ != nullptr)
+    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&box_->tcp),
+                       std::array<uv_buf_t, 1>{uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()))}.data(), 1);
   closing_ = true;
   close_reason_ = why;
   uv_close(reinterpret_cast<uv_handle_t*>(&box_->tcp), [](uv_handle_t* h) {

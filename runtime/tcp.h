@@ -42,7 +42,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   void commit_write();
   // Called by the loop at a flush point this connection asked for.
   void flush_deferred();
-  // Closes the socket (pending writes are dropped). `why` reaches on_close.
+  // Closes the socket. Frames waiting for the next flush point are first offered to the socket
+  // (what it does not take at once, and a write in flight, are dropped). `why` reaches on_close.
   void close(const std::string& why);
   bool is_open() const { return !closing_; }
   const std::string& peer_address() const { return peer_address_; }
