@@ -293,6 +293,7 @@ TEST_CASE("RocketMQ 4.9.4's Java mqadmin: every admin subcommand against our Nam
   REQUIRE_MESSAGE(!offset_msg_id.empty(), "expected 'sent 0 ... offsetMsgId=...' from AdminClients, got:\n"
                                               << clients.output());
   const std::string first_queue = first_key_queue.substr(first_key_queue.find(':') + 1);
+  const std::string first_msg_id = field_of_line(clients.output(), "sent 0 ", "msgId");
 
   const std::string per_queue = std::to_string(kMessages / 4);
   std::vector<AdminRun> third = {
@@ -307,6 +308,8 @@ TEST_CASE("RocketMQ 4.9.4's Java mqadmin: every admin subcommand against our Nam
                                                "MessageTrack [consumerGroup=" + std::string(kConsumerGroup) + ", trackType=CONSUMED"}},
       {{"queryMsgByOffset", "-t", kTopic, "-b", "broker-a", "-i", first_queue, "-o", "0"},
        {"Queue Offset:        0", "Topic:               " + std::string(kTopic), "MessageTrack [consumerGroup="}},
+      {{"queryMsgByKey", "-t", kTopic, "-k", "k0"}, {"#Message ID", first_msg_id}},
+      {{"queryMsgByUniqueKey", "-t", kTopic, "-i", first_msg_id}, {"Keys:                [k0]", "Topic:               " + std::string(kTopic)}},
       {{"consumeMessage", "-t", kTopic2, "-c", "1"}, {"BODY: hello-java-admin"}},
       {{"printMsg", "-t", kTopic2}, {"BODY: hello-java-admin", "KEYS=JavaAdminKey1"}},
   };
@@ -407,6 +410,9 @@ TEST_CASE("our mqadmin's consumer and message commands, updateBrokerConfig's out
   if (auto j = our_admin_json(ns.addr(), {"queryMsgByOffset", "-t", kTopic, "-b", "broker-a", "-i", "1", "-o", "2"}))
     CHECK_MESSAGE(((*j)["body"] == "our-body-5" && (*j)["properties"]["KEYS"] == "our-5"),
                   "queryMsgByOffset: expected our-body-5 (key our-5), got " << j->dump());
+  if (auto j = our_admin_json(ns.addr(), {"queryMsgByKey", "-t", kTopic, "-k", "our-5"}))
+    CHECK_MESSAGE((j->size() == 1 && (*j)[0]["properties"]["KEYS"] == "our-5"),
+                  "queryMsgByKey: expected the one message with key our-5, got " << j->dump());
   if (auto j = our_admin_json(ns.addr(), {"printMsg", "-t", kTopic}))
     CHECK_MESSAGE(j->size() == 6, "printMsg: expected 6 messages, got " << j->dump());
   if (auto j = our_admin_json(ns.addr(), {"consumeMessage", "-t", kTopic, "-b", "broker-a", "-i", "0", "-o", "1"}))

@@ -765,7 +765,7 @@ std::vector<Command> commands() {
       {"deleteKvConfig", "Delete a KV config entry",
        with_common({{"s", "namespace", true, true, "namespace"}, {"k", "key", true, true, "key"}}), delete_kv_config},
   };
-  for (auto* more : {consumer_commands, message_commands})
+  for (auto* more : {consumer_commands, message_commands, query_commands})
     for (auto& c : more()) all.push_back(std::move(c));
   return all;
 }

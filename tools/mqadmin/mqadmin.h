@@ -55,5 +55,6 @@ std::string format_time(int64_t ms);
 
 std::vector<Command> consumer_commands();
 std::vector<Command> message_commands();
+std::vector<Command> query_commands();
 
 }  // namespace mq::mqadmin
