@@ -15,21 +15,23 @@ void Broker::put_internal(std::vector<store::MessageToStore> msgs, bool wait_dur
     return done(0, last);
   }
   if (dledger_) {
-    // One proposal for all of them: they commit (or fail) together.
+    // One proposal for all of them: they commit (or fail) together. A message the store refuses
+    // ends the batch there; the ones before it (their queue offsets are handed out) still go.
     std::vector<std::string> records;
-    store::PutMessageResult base;
+    store::PutMessageResult base, refused;
     HostAddress store_host = msgs.front().store_host;
+    size_t count = 0;
     for (const auto& m : msgs) {
       auto r = store_->encode_message(m, now_ms(), records);
       if (!r.ok()) {
-        store_->reset_queue_offsets();
-        return done(0, r);
+        refused = r;
+        break;
       }
-      if (base.msg_num == 0) base = r;
+      if (count++ == 0) base = r;
     }
-    base.msg_num = static_cast<int32_t>(msgs.size());
+    if (count == 0) return done(0, refused);
+    base.msg_num = static_cast<int32_t>(count);
     std::weak_ptr<bool> alive = alive_;
-    const size_t count = msgs.size();
     dledger_->propose(std::move(records), std::move(base), store_host,
                       [alive, count, done = std::move(done)](store::PutMessageResult r) {
                         if (alive.expired()) return;

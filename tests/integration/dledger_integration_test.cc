@@ -664,3 +664,46 @@ TEST_CASE("DLedger: a store written by a Java 4.9.4 DLedger group opens, serves 
   }
   for (auto& n : c.nodes) CHECK(n->stop() == 0);
 }
+
+TEST_CASE("DLedger: the leader delivers delayed and timed messages, answers send-backs and commits transactions; "
+          "after a leadership change the new leader delivers what is still parked") {
+  DLedgerCluster c("ASYNC_FLUSH", "messageDelayLevel=1s 1s 1s 2s\n");
+  for (auto& n : c.nodes) REQUIRE_MESSAGE(n->start(), n->proc().output());
+  AdminClient admin(c.ns.addr());
+  REQUIRE(wait_until([&] { return find_leader(admin, c) >= 0; }, 20s));
+  int leader = find_leader(admin, c);
+  REQUIRE(create_topic(c.ns.addr(), "TestCluster", "DlSemantics", 1));
+  BlockingClient client;
+  auto send_to_leader = [&](const std::string& props, const std::string& body) {
+    SendOutcome s;
+    wait_until([&] {
+      leader = find_leader(admin, c);
+      if (leader < 0) return false;
+      s = send_message(client, c.addr(static_cast<size_t>(leader)), "DlSemantics", 0, body, props);
+      return s.code == rc::kSuccess;
+    }, 20s);
+    return s;
+  };
+  REQUIRE(send_to_leader("", "plain").code == rc::kSuccess);
+  REQUIRE(send_to_leader(encode_properties({{"UNIQ_KEY", "dl-delay"}, {"DELAY", "2"}}), "delayed").code == rc::kSuccess);
+  REQUIRE(send_to_leader(encode_properties({{"UNIQ_KEY", "dl-timer"}, {"TIMER_DELAY_MS", "1500"}}), "timed").code ==
+          rc::kSuccess);
+  // Parked for 4 s (level 4): hand leadership over meanwhile; the new leader delivers it.
+  REQUIRE(send_to_leader(encode_properties({{"UNIQ_KEY", "dl-late"}, {"DELAY", "4"}}), "late").code == rc::kSuccess);
+  const int first_leader = leader;
+  const std::string target = "n" + std::to_string((first_leader + 1) % 3);
+  RemotingCommand t = RemotingCommand::request(request_code::kDLedgerTransferLeadership);
+  t.ext_fields.set("transfereeId", target);
+  auto tr = client.invoke(c.addr(static_cast<size_t>(first_leader)), std::move(t), 10000);
+  REQUIRE(tr.ok());
+  CHECK_MESSAGE(tr->code == rc::kSuccess, tr->remark.value_or(""));
+  REQUIRE(wait_until([&] { int l = find_leader(admin, c); return l >= 0 && l != first_leader; }, 20s));
+  std::set<std::string> seen;
+  REQUIRE_MESSAGE(wait_until([&] {
+    leader = find_leader(admin, c);
+    if (leader < 0) return false;
+    auto p = pull_messages(client, c.addr(static_cast<size_t>(leader)), "dl_reader", "DlSemantics", 0, 0);
+    for (const auto& r : p.records) seen.insert(std::string(find_property(r.properties, "UNIQ_KEY").value_or("plain")));
+    return seen.count("dl-delay") && seen.count("dl-timer") && seen.count("dl-late");
+  }, 30s), "delivered: " << seen.size() << " kinds");
+}
