@@ -143,7 +143,18 @@ Result<Unit, std::string> Broker::start() {
     ic.max_index_num = config_.max_index_num;
     ic.enable = config_.message_index_enable;
     index_ = std::make_unique<store::IndexService>(ic, fs_, log_);
-    if (auto l = index_->load(); !l.ok()) return fail("cannot open the index: " + l.detail());
+    if (auto l = index_->load(); !l.ok()) {
+      // The index is derived data: one that cannot be read (other maxHashSlotNum/maxIndexNum, or
+      // damaged) is set aside, not a reason to keep the broker down. New records are indexed
+      // from here on; the old files stay for an operator to inspect.
+      std::string aside = ic.dir + ".unreadable-" + std::to_string(now_ms());
+      std::error_code rename_ec;
+      std::filesystem::rename(ic.dir, aside, rename_ec);
+      if (rename_ec) return fail("cannot open the index (" + l.detail() + ") nor set it aside: " + rename_ec.message());
+      log_.error("index not opened (" + l.detail() + "): moved to " + aside + "; only new messages are indexed");
+      index_ = std::make_unique<store::IndexService>(ic, fs_, log_);
+      if (auto again = index_->load(); !again.ok()) return fail("cannot open the index: " + again.detail());
+    }
     store_->add_dispatcher(index_.get());
   }
   auto opened = store_->open();

@@ -608,7 +608,8 @@ TEST_CASE("DLedger: a store written by a Java 4.9.4 DLedger group opens, serves 
     std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     std::filesystem::resize_file(p, f["length"].get<uint64_t>());
   }
-  DLedgerCluster c("ASYNC_FLUSH", "mappedFileSizeConsumeQueue=600\n", manifest["broker_name"].get<std::string>(),
+  DLedgerCluster c("ASYNC_FLUSH", "mappedFileSizeConsumeQueue=600\nmaxHashSlotNum=50\nmaxIndexNum=200\n",
+                   manifest["broker_name"].get<std::string>(),
                    manifest["broker_cluster"].get<std::string>(), store_dirs, 65536);
   for (auto& n : c.nodes) REQUIRE_MESSAGE(n->start(), n->proc().output());
   AdminClient admin(c.ns.addr());
