@@ -50,7 +50,8 @@ constexpr int kMessages = 20;
 
 std::string kit_launcher() {
   if (const char* env = std::getenv("RMQ_JAVA_KIT")) return std::string(env) + "/rmq-java";
-  return std::string(MQ_SOURCE_DIR) + "/../shared/java-client/rmq-java";
+  // Beside the fixtures (../shared), which a clone made elsewhere finds too (cmake/mq.cmake).
+  return std::string(MQ_FIXTURES_DIR) + "/../java-client/rmq-java";
 }
 
 // One `rmq-java admin` run: the subcommand line and what its output must contain.

@@ -62,7 +62,7 @@ const JavaEnv& java_env() {
   static JavaEnv env = [] {
     JavaEnv e;
     const char* kit = std::getenv("RMQ_JAVA_KIT");
-    e.launcher = kit ? std::string(kit) + "/rmq-java" : std::string(MQ_SOURCE_DIR) + "/../shared/java-client/rmq-java";
+    e.launcher = kit ? std::string(kit) + "/rmq-java" : std::string(MQ_FIXTURES_DIR) + "/../java-client/rmq-java";
     if (!std::filesystem::exists(e.launcher)) {
       e.skip = "the Java RocketMQ kit is not at " + e.launcher + " (set RMQ_JAVA_KIT)";
       return e;
