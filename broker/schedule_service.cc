@@ -21,32 +21,44 @@ ScheduleMessageService::ScheduleMessageService(EventLoop& loop, store::MessageSt
 
 ScheduleMessageService::~ScheduleMessageService() { timer_.stop(); }
 
-bool ScheduleMessageService::load(const std::string& text, std::string* error) {
-  if (text.empty()) return true;
+std::optional<std::map<int32_t, int64_t>> parse_offset_table(const std::string& text, int32_t min_key, int32_t max_key,
+                                                             const char* key_name, std::string* error) {
   auto parsed = parse_fastjson(text);
   if (!parsed.ok() || !parsed->is_object() || !parsed->contains("offsetTable") ||
       !(*parsed)["offsetTable"].is_object()) {
-    if (error) *error = "not {\"offsetTable\":{<level>:<offset>,...}}";
-    return false;
+    if (error) *error = std::string("not {\"offsetTable\":{<") + key_name + ">:<offset>,...}}";
+    return std::nullopt;
   }
-  std::map<int, int64_t> loaded;
+  std::map<int32_t, int64_t> loaded;
   for (const auto& [key, value] : (*parsed)["offsetTable"].items()) {
-    char* end = nullptr;
-    long level = std::strtol(key.c_str(), &end, 10);
-    if (end == key.c_str() || *end != '\0' || level <= 0 || level > 1000000 || !value.is_number_integer()) {
+    auto k = parse_property_int(key);
+    if (!k || *k < min_key || *k > max_key || !value.is_number_integer()) {
       if (error) *error = "bad entry \"" + key + "\" in offsetTable";
-      return false;
+      return std::nullopt;
     }
-    loaded[static_cast<int>(level)] = value.get<int64_t>();
+    loaded[static_cast<int32_t>(*k)] = std::max<int64_t>(value.get<int64_t>(), 0);
   }
-  for (const auto& [level, offset] : loaded) levels_[level].offset = std::max<int64_t>(offset, 0);
+  return loaded;
+}
+
+std::string encode_offset_table(const std::map<int32_t, int64_t>& offsets) {
+  nlohmann::json table = nlohmann::json::object();
+  for (const auto& [key, offset] : offsets) table[std::to_string(key)] = offset;
+  return dump_fastjson(nlohmann::json{{"offsetTable", table}}, {"offsetTable"});
+}
+
+bool ScheduleMessageService::load(const std::string& text, std::string* error) {
+  if (text.empty()) return true;
+  auto loaded = parse_offset_table(text, 1, 1000000, "level", error);
+  if (!loaded) return false;
+  for (const auto& [level, offset] : *loaded) levels_[level].offset = offset;
   return true;
 }
 
 std::string ScheduleMessageService::encode() const {
-  nlohmann::json table = nlohmann::json::object();
-  for (const auto& [level, lv] : levels_) table[std::to_string(level)] = lv.offset;
-  return dump_fastjson(nlohmann::json{{"offsetTable", table}}, {"offsetTable"});
+  std::map<int32_t, int64_t> offsets;
+  for (const auto& [level, lv] : levels_) offsets[level] = lv.offset;
+  return encode_offset_table(offsets);
 }
 
 int64_t ScheduleMessageService::offset_of_level(int level) const {

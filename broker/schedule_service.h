@@ -29,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,13 @@
 namespace mq {
 
 inline constexpr const char* kScheduleTopic = "SCHEDULE_TOPIC_XXXX";
+
+// delayOffset.json's shape, {"offsetTable":{<key>:<queue offset>,...}} with unquoted integer keys
+// (timerOffset.json uses it too). parse_offset_table: nullopt, with the reason, when the text is not
+// that shape or a key is outside [min_key, max_key]; negative offsets read as 0.
+std::optional<std::map<int32_t, int64_t>> parse_offset_table(const std::string& text, int32_t min_key, int32_t max_key,
+                                                             const char* key_name, std::string* error);
+std::string encode_offset_table(const std::map<int32_t, int64_t>& offsets);
 
 class ScheduleMessageService {
  public:

@@ -1,9 +1,10 @@
 #include "broker/timer_service.h"
 
+#include "broker/schedule_service.h"
+
 #include <algorithm>
 #include <bit>
 
-#include "codec/fastjson.h"
 #include "codec/message.h"
 
 namespace mq {
@@ -25,21 +26,9 @@ TimerMessageService::~TimerMessageService() { timer_.stop(); }
 
 bool TimerMessageService::load(const std::string& text, std::string* error) {
   if (text.empty()) return true;
-  auto parsed = parse_fastjson(text);
-  if (!parsed.ok() || !parsed->is_object() || !parsed->contains("offsetTable") || !(*parsed)["offsetTable"].is_object()) {
-    if (error) *error = "not {\"offsetTable\":{<queue>:<offset>,...}}";
-    return false;
-  }
-  std::map<int32_t, int64_t> loaded;
-  for (const auto& [key, value] : (*parsed)["offsetTable"].items()) {
-    auto q = parse_property_int(key);
-    if (!q || *q > kBuckets || !value.is_number_integer()) {
-      if (error) *error = "bad entry \"" + key + "\" in offsetTable";
-      return false;
-    }
-    loaded[static_cast<int32_t>(*q)] = std::max<int64_t>(value.get<int64_t>(), 0);
-  }
-  for (const auto& [q, offset] : loaded) queues_[q].offset = offset;
+  auto loaded = parse_offset_table(text, 0, kBuckets, "queue", error);
+  if (!loaded) return false;
+  for (const auto& [q, offset] : *loaded) queues_[q].offset = offset;
   return true;
 }
 
@@ -48,9 +37,7 @@ std::string TimerMessageService::encode() const {
   for (const auto& [q, st] : queues_) offsets[q] = st.offset;
   for (const auto& [when, h] : held_) offsets[h.queue_id] = std::min(offsets[h.queue_id], h.queue_offset);
   for (const auto& [when, h] : held_sending_) offsets[h.queue_id] = std::min(offsets[h.queue_id], h.queue_offset);
-  nlohmann::json table = nlohmann::json::object();
-  for (const auto& [q, offset] : offsets) table[std::to_string(q)] = offset;
-  return dump_fastjson(nlohmann::json{{"offsetTable", table}}, {"offsetTable"});
+  return encode_offset_table(offsets);
 }
 
 void TimerMessageService::start() {
