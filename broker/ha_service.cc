@@ -228,6 +228,12 @@ void HaSlave::set_master(const std::string& ha_addr) {
 void HaSlave::drop(const std::string& why) {
   ++connect_generation_;
   connecting_ = false;
+  // A connect still in flight (to a blackholed master the kernel retries its SYN for minutes)
+  // would hold a socket nobody could close, and keep the loop from closing.
+  if (connect_attempt_) {
+    connect_attempt_->cancel();
+    connect_attempt_.reset();
+  }
   if (conn_) {
     auto c = std::move(conn_);
     conn_.reset();
@@ -240,6 +246,12 @@ void HaSlave::tick() {
   if (stopped_ || !diverged_.empty()) return;
   int64_t now = clock_.monotonic_ms();
   if (!conn_) {
+    if (connecting_ && now - last_connect_attempt_ms_ > kConnectTimeoutMs) {
+      std::string why = "cannot connect to master " + master_addr_ + " within " + std::to_string(kConnectTimeoutMs) + " ms";
+      if (why != last_error_) log_.warn(why);
+      last_error_ = why;
+      drop("connect timeout");
+    }
     if (!connecting_ && !master_addr_.empty() && now - last_connect_attempt_ms_ >= options_.reconnect_interval_ms) connect();
     return;
   }
@@ -263,7 +275,7 @@ void HaSlave::connect() {
   connecting_ = true;
   uint64_t gen = ++connect_generation_;
   std::weak_ptr<bool> alive = alive_;
-  tcp_connect(loop_, host, port, [this, alive, gen](Result<std::shared_ptr<TcpConnection>, NetError> r) {
+  connect_attempt_ = tcp_connect(loop_, host, port, [this, alive, gen](Result<std::shared_ptr<TcpConnection>, NetError> r) {
     if (alive.expired()) {
       if (r.ok()) (*r)->close("slave gone");
       return;
@@ -273,6 +285,7 @@ void HaSlave::connect() {
       return;
     }
     connecting_ = false;
+    connect_attempt_.reset();
     if (!r.ok()) {
       std::string why = "cannot connect to master " + master_addr_;
       if (why != last_error_) log_.warn(why);

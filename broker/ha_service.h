@@ -149,6 +149,9 @@ class HaSlave {
   std::string master_addr_;
   std::shared_ptr<TcpConnection> conn_;
   bool connecting_ = false;
+  // The connect in flight, cancelled by drop() and after kConnectTimeoutMs.
+  std::shared_ptr<TcpConnectAttempt> connect_attempt_;
+  static constexpr int64_t kConnectTimeoutMs = 3000;
   uint64_t connect_generation_ = 0;
   std::unique_ptr<ha::TransferReader> reader_;
   int64_t last_connect_attempt_ms_ = -1'000'000;

@@ -30,6 +30,12 @@ const char* client_failure_name(ClientFailure::Kind k) {
   return "?";
 }
 
+RemotingClientOptions remoting_options(int64_t connect_timeout_ms) {
+  RemotingClientOptions o;
+  o.connect_timeout_ms = connect_timeout_ms;
+  return o;
+}
+
 std::string MessageQueue::to_string() const {
   return "MessageQueue [topic=" + topic + ", brokerName=" + broker_name + ", queueId=" + std::to_string(queue_id) + "]";
 }

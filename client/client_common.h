@@ -19,13 +19,15 @@
 
 #include "base/result.h"
 #include "codec/remoting_command.h"
+#include "remoting/client.h"
 
 namespace mq {
 
 // Why a client call failed. `response_code` is the broker's code for kBroker.
 struct ClientFailure {
   enum Kind {
-    kNoRoute,      // no NameServer knows the topic (and no TBW102 fallback)
+    kNoRoute,      // no route: no NameServer knows the topic (and no TBW102 fallback), or none
+                   // answered ("No route info of this topic", as the Java client says)
     kRpc,          // connect failed / connection closed before the answer
     kTimeout,      // no answer within the call's time budget
     kBroker,       // the broker answered with a code that is not a success
@@ -36,6 +38,9 @@ struct ClientFailure {
   int32_t response_code = 0;
 };
 const char* client_failure_name(ClientFailure::Kind k);
+
+// The remoting options of a client's connections (connect timeout; back-off as remoting/client.h).
+RemotingClientOptions remoting_options(int64_t connect_timeout_ms);
 
 template <typename T>
 using ClientOutcome = Result<T, ClientFailure>;

@@ -315,7 +315,7 @@ Consumer::Consumer(EventLoop& loop, ConsumerOptions options, Logger log)
       client_ip_(options_.client_ip.empty() ? local_ipv4_address() : options_.client_ip),
       client_id_(make_client_id(client_ip_, options_.instance_name.empty() ? default_instance_name()
                                                                            : options_.instance_name)),
-      rpc_(std::make_unique<RemotingClient>(loop, RemotingClientOptions{}, log_)),
+      rpc_(std::make_unique<RemotingClient>(loop, remoting_options(options_.connect_timeout_ms), log_)),
       routes_(std::make_unique<TopicRouteCache>(*rpc_, split_addr_list(options_.name_servers),
                                                 options_.rpc_timeout_ms, log_)),
       rebalance_timer_(loop),
@@ -324,6 +324,7 @@ Consumer::Consumer(EventLoop& loop, ConsumerOptions options, Logger log)
       route_timer_(loop),
       lock_timer_(loop),
       random_(std::random_device{}()) {
+  routes_->set_retry_interval_ms(options_.route_retry_interval_ms);
   rpc_->dispatcher().register_handler(
       request_code::kNotifyConsumerIdsChanged, [this](const RequestContext&, RemotingCommand& req) {
         const std::string* g = req.ext_fields.find("consumerGroup");

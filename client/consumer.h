@@ -47,6 +47,14 @@
 //  DLQ, and consumption goes on. Dropped queues are committed, then unlocked (UNLOCK_BATCH_MQ,
 //  oneway); shutdown unlocks every queue.
 //
+// Faults: a route lookup no NameServer answered is not repeated for route_retry_interval_ms
+//  (1 s; rebalances in between see the failure at once and keep their queues), a failed pull or
+//  offset query retries its queue after pull_delay_on_error_ms (1 s; Java: 3 s), and connects to
+//  an address that refused or timed out back off (remoting/client.h: 100 ms doubling to 1 s, the
+//  requests failing at once meanwhile). shutdown() and the destructor close every connection and
+//  cancel connects in progress, whatever state the brokers and NameServers are in; shutdown's
+//  UNREGISTER_CLIENT waits at most rpc_timeout_ms for a broker that does not answer.
+//
 // Broker requests served: NOTIFY_CONSUMER_IDS_CHANGED (rebalance now) and
 //  RESET_CONSUMER_CLIENT_OFFSET (an admin's offset reset: owned queues of the topic named in the
 //  body start over at the given offsets, which are committed; pulls in flight are forgotten).
@@ -93,6 +101,11 @@ struct ConsumerOptions {
   int64_t heartbeat_interval_ms = 30'000;
   int64_t route_refresh_interval_ms = 30'000;
   int64_t rpc_timeout_ms = 3000;
+  // Faults, as ProducerOptions: connect timeout, and the spacing of lookups of a topic after no
+  // NameServer answered (rebalance and pulls then wait for the timers; pull errors wait
+  // pull_delay_on_error_ms before the queue is pulled again).
+  int64_t connect_timeout_ms = 3000;
+  int64_t route_retry_interval_ms = 1000;
   bool post_subscription_when_pull = false;
   bool check_crc = false;  // Java's consumer does not check body CRCs either
   // MessageListenerOrderly instead of MessageListenerConcurrently (see above).
@@ -253,6 +266,8 @@ class Consumer {
 
   const std::string& client_id() const { return client_id_; }
   std::vector<MessageQueue> owned_queues() const;
+  // Connect attempts and failures towards NameServers and brokers.
+  RemotingClientStats rpc_stats() const { return rpc_->stats(); }
   // Completed rebalance rounds (tests and tools wait on this).
   uint64_t rebalance_rounds() const { return rebalance_rounds_; }
   uint64_t delivered() const { return delivered_; }

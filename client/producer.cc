@@ -165,13 +165,15 @@ Producer::Producer(EventLoop& loop, ProducerOptions options, Logger log)
       client_ip_(options_.client_ip.empty() ? local_ipv4_address() : options_.client_ip),
       client_id_(make_client_id(client_ip_, options_.instance_name.empty() ? default_instance_name()
                                                                            : options_.instance_name)),
-      rpc_(std::make_unique<RemotingClient>(loop, RemotingClientOptions{}, log_)),
+      rpc_(std::make_unique<RemotingClient>(loop, remoting_options(options_.connect_timeout_ms), log_)),
       routes_(std::make_unique<TopicRouteCache>(*rpc_, split_addr_list(options_.name_servers),
                                                 options_.rpc_timeout_ms, log_)),
       uniq_(client_ip_, static_cast<uint32_t>(getpid()), static_cast<int32_t>(std::random_device{}())),
       random_start_(std::random_device{}()),
       route_timer_(loop),
-      heartbeat_timer_(loop) {}
+      heartbeat_timer_(loop) {
+  routes_->set_retry_interval_ms(options_.route_retry_interval_ms);
+}
 
 Producer::~Producer() {
   closing_ = true;
@@ -352,6 +354,11 @@ void Producer::with_publish_info(const std::string& topic,
         cb(&info);
         return;
       }
+    } else if (r.code().kind == ClientFailure::kRpc || r.code().kind == ClientFailure::kTimeout) {
+      // No NameServer answered: the send fails now, as Java's "No route info of this topic"
+      // (the route cache spaces the next lookup; sending along TBW102 would need one too).
+      cb(client_error(ClientFailure::kNoRoute, "No route info of this topic: " + topic + " (" + r.detail() + ")"));
+      return;
     } else if (r.code().kind != ClientFailure::kNoRoute) {
       cb(r.error());
       return;

@@ -21,6 +21,14 @@
 // heartbeat_interval_ms, and at once to a master first seen in a route: a broker checking a
 // transaction asks a connection of the producer group, and only heartbeats tell it which ones are.
 //
+// Faults (as the Java client, which fails such sends with MQClientException "No route info of
+// this topic"): when no NameServer answers a topic's lookup, the send fails at once with kNoRoute,
+// and further sends of that topic fail at once too until route_retry_interval_ms (1 s) has passed;
+// the route timer keeps refreshing known topics every 30 s. A broker that refuses or times out is
+// retried with back-off (remoting/client.h: 100 ms doubling to 1 s; attempts meanwhile fail at once
+// with kRpc and the retry goes to another broker when there is one). Shutdown and destruction
+// cancel connects in progress, so the loop closes whatever state connections are in.
+//
 // Threads: every call on the loop thread. Each send callback runs exactly once on the loop thread,
 // never inside send() itself. Destroying a Producer fails what is in flight with kShutdown;
 // shutdown() first says goodbye to the brokers (UNREGISTER_CLIENT).
@@ -98,6 +106,12 @@ struct ProducerOptions {
   int64_t route_refresh_interval_ms = 30'000;
   int64_t heartbeat_interval_ms = 30'000;
   int64_t rpc_timeout_ms = 3000;  // NameServer, heartbeat, unregister
+  // Faults (see the header comments of remoting/client.h and client/topic_route_cache.h): a connect
+  // is given up after connect_timeout_ms, an unreachable address is retried with back-off (100 ms
+  // doubling to 1 s; requests fail at once meanwhile), and a topic no NameServer answered for is
+  // looked up again at most every route_retry_interval_ms (sends fail at once with kNoRoute).
+  int64_t connect_timeout_ms = 3000;
+  int64_t route_retry_interval_ms = 1000;
 };
 
 
@@ -152,6 +166,8 @@ class Producer {
   EventLoop& loop() { return loop_; }
   TopicRouteCache& routes() { return *routes_; }
   size_t in_flight() const { return in_flight_.size(); }
+  // Connect attempts and failures towards NameServers and brokers (any thread, while alive).
+  RemotingClientStats rpc_stats() const { return rpc_->stats(); }
 
  private:
   struct SendContext;

@@ -31,6 +31,8 @@ class SharedProducer {
   void send_async(Message msg, SendCallback cb);
 
   const std::string& client_id() const { return client_id_; }
+  // Connect attempts and failures of the shared producer's connections (any thread).
+  RemotingClientStats rpc_stats() const { return producer_->rpc_stats(); }
 
  private:
   // Posts start(producer, callback) to the loop and blocks until the callback ran.

@@ -79,7 +79,21 @@ void TopicRouteCache::fetch(const std::string& topic, RouteCallback cb) {
   }
   auto& waiters = waiting_[topic];
   waiters.push_back(std::move(cb));
-  if (waiters.size() == 1) ask(topic, 0);
+  if (waiters.size() != 1) return;
+  if (auto f = unanswered_.find(topic); f != unanswered_.end()) {
+    int64_t wait = f->second.at_ms + retry_interval_ms_ - rpc_.loop().fresh_now_ms();
+    if (wait > 0) {
+      // Fail from the loop, not inside fetch(); fetches until then join this failure.
+      std::string why = f->second.detail + " (not asked again for another " + std::to_string(wait) + " ms)";
+      std::weak_ptr<bool> alive = alive_;
+      rpc_.loop().post([this, alive, topic, why] {
+        if (alive.expired() || shut_down_) return;
+        finish(topic, client_error(ClientFailure::kRpc, why));
+      });
+      return;
+    }
+  }
+  ask(topic, 0);
 }
 
 void TopicRouteCache::refresh_all() {
@@ -102,22 +116,27 @@ void TopicRouteCache::ask(const std::string& topic, size_t attempt) {
     return;
   }
   if (attempt >= name_servers_.size()) {
-    finish(topic, client_error(ClientFailure::kRpc, "no NameServer answered for topic " + topic));
+    std::string why = "no NameServer answered for topic " + topic + " (last: " + last_ns_error_ + ")";
+    unanswered_[topic] = FailedLookup{rpc_.loop().fresh_now_ms(), why};
+    finish(topic, client_error(ClientFailure::kRpc, why));
     return;
   }
   size_t idx = (good_ns_ + attempt) % name_servers_.size();
   RemotingCommand req = RemotingCommand::request(request_code::kGetRouteinfoByTopic);
   req.ext_fields.set("topic", topic);
   std::weak_ptr<bool> alive = alive_;
+  ++lookups_sent_;
   rpc_.invoke(name_servers_[idx], std::move(req), timeout_ms_,
               [this, alive, topic, attempt, idx](Result<RemotingCommand, RpcError> r) {
                 if (alive.expired() || shut_down_) return;
                 if (!r.ok()) {
                   log_.debug("NameServer " + name_servers_[idx] + ": " + r.detail());
+                  last_ns_error_ = r.detail();
                   ask(topic, attempt + 1);
                   return;
                 }
                 good_ns_ = idx;
+                unanswered_.erase(topic);
                 if (r->code == response_code::kTopicNotExist) {
                   finish(topic, client_error(ClientFailure::kNoRoute, "no route for topic " + topic, r->code));
                   return;

@@ -6,6 +6,13 @@
 // Loop-thread only. Concurrent fetches of one topic share one request. A NameServer that does not
 // answer is skipped and the next one of the list is asked (the Java client sticks to one that
 // works, and so do we: the last good index is kept). A failed refresh keeps the old route.
+//
+// Back-off: when no NameServer answered a lookup of a topic (all unreachable or silent), the
+// topic is not asked for again for retry_interval_ms (1 s): fetches in that time fail at once with
+// the same error (kRpc, "no NameServer answered ...") instead of opening connections, so a sender
+// that loops over a dead NameServer costs one lookup per topic per second, not one per send (the
+// Java client fails such sends with "No route info of this topic" and refreshes routes on its
+// 30 s timer). A NameServer that answers, even TOPIC_NOT_EXIST, is asked again whenever wanted.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -48,6 +55,10 @@ class TopicRouteCache {
   void refresh_all();
   // Fails every waiting callback with kShutdown and ignores answers from now on.
   void shutdown();
+  // Minimum spacing of lookups of a topic after one that no NameServer answered (see above).
+  void set_retry_interval_ms(int64_t ms) { retry_interval_ms_ = ms; }
+  // GET_ROUTEINFO_BY_TOPIC requests sent so far (tests bound it).
+  uint64_t lookups_sent() const { return lookups_sent_; }
   // Sends `request` to every broker address seen in a route (UNREGISTER_CLIENT at shutdown) and runs
   // `done` once every answer (or failure) is in; at once when no broker is known.
   void send_to_all_brokers(EventLoop& loop, const RemotingCommand& request, int64_t timeout_ms,
@@ -64,6 +75,10 @@ class TopicRouteCache {
  private:
   void ask(const std::string& topic, size_t attempt);
   void finish(const std::string& topic, ClientOutcome<RoutePtr> r);
+  struct FailedLookup {
+    int64_t at_ms = 0;  // loop clock
+    std::string detail;
+  };
 
   RemotingClient& rpc_;
   std::vector<std::string> name_servers_;
@@ -73,6 +88,10 @@ class TopicRouteCache {
   bool shut_down_ = false;
   std::unordered_map<std::string, RoutePtr> routes_;
   std::unordered_map<std::string, std::vector<RouteCallback>> waiting_;
+  std::unordered_map<std::string, FailedLookup> unanswered_;  // topics no NameServer answered
+  int64_t retry_interval_ms_ = 1000;
+  std::string last_ns_error_;
+  uint64_t lookups_sent_ = 0;
   std::map<std::string, std::map<int64_t, std::string>> broker_addrs_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -1,5 +1,6 @@
 #include "remoting/client.h"
 
+#include <algorithm>
 #include <optional>
 
 namespace mq {
@@ -19,42 +20,68 @@ RemotingClient::RemotingClient(EventLoop& loop, RemotingClientOptions options, L
 
 RemotingClient::~RemotingClient() {
   *alive_ = false;
+  destroying_ = true;
   close_all();
-  auto pending = std::move(pending_);
-  pending_.clear();
-  for (auto& [opaque, p] : pending) p.cb(make_error(RpcError::kConnectionClosed, "client shut down"));
+  // A callback may send again (the next NameServer of a list): nothing connects any more, and
+  // the request fails here too.
+  while (!pending_.empty()) {
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& [opaque, p] : pending) p.cb(make_error(RpcError::kConnectionClosed, "client shut down"));
+  }
+  for (auto& [addr, peer] : peers_) {
+    if (peer.conn) peer.conn->close("client shut down");
+    if (peer.attempt) peer.attempt->cancel();
+  }
+}
+
+RemotingClientStats RemotingClient::stats() const {
+  return RemotingClientStats{connect_attempts_.load(std::memory_order_relaxed),
+                             connect_failures_.load(std::memory_order_relaxed),
+                             backoff_failures_.load(std::memory_order_relaxed)};
 }
 
 RemotingClient::Peer& RemotingClient::peer_for(const std::string& addr) {
   Peer& peer = peers_[addr];
-  if (peer.conn || peer.connecting) return peer;
+  if (peer.conn || peer.connecting || destroying_) return peer;
   std::string host;
   int port = 0;
   if (!split_host_port(addr, host, port)) return peer;  // caller checks and fails the request
   peer.connecting = true;
+  peer.connect_id = next_connect_id_++;
+  peer.connect_deadline_ms = loop_.fresh_now_ms() + options_.connect_timeout_ms;
+  connect_attempts_.fetch_add(1, std::memory_order_relaxed);
   std::weak_ptr<bool> alive = alive_;
-  tcp_connect(loop_, host, port, [this, alive, addr](Result<std::shared_ptr<TcpConnection>, NetError> r) {
+  uint64_t id = peer.connect_id;
+  // tcp_connect never calls back inside itself, so `peer` stays valid until it returns.
+  peer.attempt = tcp_connect(loop_, host, port, [this, alive, addr, id](Result<std::shared_ptr<TcpConnection>, NetError> r) {
     if (alive.expired()) {
       if (r.ok()) (*r)->close("client gone");
       return;
     }
-    on_connected(addr, std::move(r));
+    on_connected(addr, id, std::move(r));
   });
+  ensure_timer();
   return peer;
 }
 
-void RemotingClient::on_connected(const std::string& addr, Result<std::shared_ptr<TcpConnection>, NetError> r) {
+void RemotingClient::on_connected(const std::string& addr, uint64_t connect_id,
+                                  Result<std::shared_ptr<TcpConnection>, NetError> r) {
   auto it = peers_.find(addr);
-  if (it == peers_.end()) {
+  if (it == peers_.end() || !it->second.connecting || it->second.connect_id != connect_id) {
+    // A connect given up (timeout, close) whose callback came anyway.
     if (r.ok()) (*r)->close("peer no longer wanted");
     return;
   }
   if (!r.ok()) {
+    note_connect_failure(addr, r.detail());
     fail_peer(addr, RpcError::kConnectFailed, r.detail());
     return;
   }
+  backoff_.erase(addr);
   Peer& peer = it->second;
   peer.connecting = false;
+  peer.attempt.reset();
   peer.conn = std::make_shared<RemotingConnection>(loop_, std::move(*r), options_.max_frame_bytes, log_);
   RemotingConnection::Hooks hooks;
   hooks.dispatcher = &dispatcher_;
@@ -73,12 +100,54 @@ void RemotingClient::on_connected(const std::string& addr, Result<std::shared_pt
   for (auto& cmd : queued) peer.conn->send(cmd);
 }
 
+void RemotingClient::note_connect_failure(const std::string& addr, const std::string& why) {
+  connect_failures_.fetch_add(1, std::memory_order_relaxed);
+  Backoff& b = backoff_[addr];
+  b.delay_ms = b.delay_ms == 0 ? options_.reconnect_backoff_initial_ms
+                               : std::min(b.delay_ms * 2, options_.reconnect_backoff_max_ms);
+  b.next_attempt_ms = loop_.fresh_now_ms() + b.delay_ms;
+  b.last_error = why;
+  log_.debug("connect to " + addr + " failed (" + why + "); next attempt in " + std::to_string(b.delay_ms) + " ms");
+}
+
+std::string RemotingClient::backing_off(const std::string& addr) {
+  auto b = backoff_.find(addr);
+  if (b == backoff_.end()) return {};
+  auto p = peers_.find(addr);
+  if (p != peers_.end() && (p->second.conn || p->second.connecting)) return {};
+  int64_t wait = b->second.next_attempt_ms - loop_.fresh_now_ms();
+  if (wait <= 0) return {};
+  return "connect to " + addr + " failed (" + b->second.last_error + "); not retried for another " +
+         std::to_string(wait) + " ms";
+}
+
+void RemotingClient::fail_soon(const std::string& addr, ResponseCallback cb, RpcError err, std::string why) {
+  // Held as pending, so the destructor fails it if the client goes first; the posted completion
+  // then finds nothing.
+  int32_t opaque = next_opaque_++;
+  if (next_opaque_ == INT32_MAX) next_opaque_ = 1;
+  pending_[opaque] = Pending{INT64_MAX, addr, std::move(cb)};
+  std::weak_ptr<bool> alive = alive_;
+  loop_.post([this, alive, opaque, err, why = std::move(why)] {
+    if (alive.expired()) return;
+    complete(opaque, make_error(err, why));
+  });
+}
+
+void RemotingClient::ensure_timer() {
+  if (timer_running_) return;
+  timer_running_ = true;
+  timeout_timer_.start(10, 10, [this] { scan_timeouts(); });
+}
+
 void RemotingClient::fail_peer(const std::string& addr, RpcError err, const std::string& why) {
   auto it = peers_.find(addr);
   if (it == peers_.end()) return;
   Peer peer = std::move(it->second);
   peers_.erase(it);
   if (peer.conn) peer.conn->close(why);
+  // A connect in progress owns a live socket: close it (its callback then finds no peer).
+  if (peer.attempt) peer.attempt->cancel();
   std::vector<int32_t> doomed;
   for (auto& [opaque, p] : pending_)
     if (p.addr == addr) doomed.push_back(opaque);
@@ -106,7 +175,12 @@ void RemotingClient::invoke(const std::string& addr, RemotingCommand request, in
   std::string host;
   int port = 0;
   if (!split_host_port(addr, host, port)) {
-    loop_.post([cb = std::move(cb), addr] { cb(make_error(RpcError::kBadAddress, "bad address '" + addr + "'")); });
+    fail_soon(addr, std::move(cb), RpcError::kBadAddress, "bad address '" + addr + "'");
+    return;
+  }
+  if (std::string why = backing_off(addr); !why.empty()) {
+    backoff_failures_.fetch_add(1, std::memory_order_relaxed);
+    fail_soon(addr, std::move(cb), RpcError::kConnectFailed, std::string(rpc_error_name(RpcError::kConnectFailed)) + " (" + addr + "): " + why);
     return;
   }
   int32_t opaque = next_opaque_++;
@@ -114,10 +188,7 @@ void RemotingClient::invoke(const std::string& addr, RemotingCommand request, in
   request.opaque = opaque;
   request.flag &= ~(kFlagResponse | kFlagOneway);
   pending_[opaque] = Pending{loop_.fresh_now_ms() + timeout_ms, addr, std::move(cb)};
-  if (!timer_running_) {
-    timer_running_ = true;
-    timeout_timer_.start(10, 10, [this] { scan_timeouts(); });
-  }
+  ensure_timer();
   send_command(addr, std::move(request));
 }
 
@@ -125,6 +196,10 @@ void RemotingClient::invoke_oneway(const std::string& addr, RemotingCommand requ
   std::string host;
   int port = 0;
   if (!split_host_port(addr, host, port)) return;
+  if (!backing_off(addr).empty()) {
+    backoff_failures_.fetch_add(1, std::memory_order_relaxed);
+    return;  // oneway: nobody to tell
+  }
   int32_t opaque = next_opaque_++;
   if (next_opaque_ == INT32_MAX) next_opaque_ = 1;
   request.opaque = opaque;
@@ -152,12 +227,24 @@ void RemotingClient::complete(int32_t opaque, Result<RemotingCommand, RpcError> 
 }
 
 void RemotingClient::scan_timeouts() {
-  if (pending_.empty()) {
+  int64_t now = loop_.now_ms();
+  std::vector<std::string> stuck;
+  bool connecting = false;
+  for (auto& [addr, peer] : peers_) {
+    if (!peer.connecting) continue;
+    connecting = true;
+    if (peer.connect_deadline_ms <= now) stuck.push_back(addr);
+  }
+  for (auto& addr : stuck) {
+    std::string why = "connect timed out after " + std::to_string(options_.connect_timeout_ms) + " ms";
+    note_connect_failure(addr, why);
+    fail_peer(addr, RpcError::kConnectFailed, why);
+  }
+  if (pending_.empty() && !connecting) {
     timer_running_ = false;
     timeout_timer_.stop();
     return;
   }
-  int64_t now = loop_.now_ms();
   std::vector<int32_t> expired;
   for (auto& [opaque, p] : pending_)
     if (p.deadline_ms <= now) expired.push_back(opaque);

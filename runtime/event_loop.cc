@@ -86,7 +86,9 @@ EventLoop::~EventLoop() {
 
 void EventLoop::run() {
   loop_thread_ = std::this_thread::get_id();
+  running_ = true;
   uv_run(loop_, UV_RUN_DEFAULT);
+  running_ = false;
   drain_posted();
 }
 
@@ -102,14 +104,22 @@ void EventLoop::run_until(const std::function<bool()>& done) {
 }
 
 void EventLoop::stop() {
-  post([this] { uv_stop(loop_); });
+  // Only a run() in progress is stopped. A stop that is drained after run() returned (run() may
+  // return on its own when nothing referenced is left, with the stop still queued) would otherwise
+  // set libuv's stop flag for the next uv_run, which is close_and_drain's: it returned at once and
+  // left every closing handle unclosed ("event loop closed with live handles").
+  post([this] {
+    if (running_) uv_stop(loop_);
+  });
 }
 
 void EventLoop::post(std::function<void()> fn) {
   auto* node = new PostedTask{std::move(fn), posted_head_.load(std::memory_order_relaxed)};
   while (!posted_head_.compare_exchange_weak(node->next, node, std::memory_order_release, std::memory_order_relaxed)) {
   }
-  uv_async_send(async_);
+  // After close_and_drain the task can never run (the destructor frees it): posting to a closed
+  // loop is a caller's bug, but must not touch the freed async handle.
+  if (!async_closed_.load(std::memory_order_acquire)) uv_async_send(async_);
 }
 
 void EventLoop::on_async(uv_async_t* handle) {
@@ -143,15 +153,24 @@ int64_t EventLoop::fresh_now_ms() {
 void EventLoop::close_and_drain() {
   if (closed_) return;
   closed_ = true;
-  drain_posted();
-  flush_point();
+  running_ = false;
+  // Work posted or deferred by the callbacks of closing handles (a cancelled connect reporting its
+  // failure) still runs; uv_run returns non-zero only when stopped while handles are alive.
+  do {
+    drain_posted();
+    flush_point();
+    while (uv_run(loop_, UV_RUN_DEFAULT) != 0) {
+    }
+  } while (posted_head_.load(std::memory_order_acquire) != nullptr || !deferred_.empty());
+  async_closed_.store(true, std::memory_order_release);
   close_and_free(async_);
   async_ = nullptr;
   close_and_free(prepare_);
   prepare_ = nullptr;
   close_and_free(check_);
   check_ = nullptr;
-  uv_run(loop_, UV_RUN_DEFAULT);
+  while (uv_run(loop_, UV_RUN_DEFAULT) != 0) {
+  }
   int rc = uv_loop_close(loop_);
   if (rc != 0) {
     uv_print_all_handles(loop_, stderr);

@@ -51,7 +51,8 @@ class EventLoop {
   // Runs callbacks until `done()` is true (checked after each loop iteration) or the loop has no
   // more work. For tools and tests that drive a request synchronously.
   void run_until(const std::function<bool()>& done);
-  // Thread-safe: asks run() to return.
+  // Thread-safe: asks the run() in progress to return. A stop that reaches the loop when no run()
+  // is in progress does nothing (it must not cut a later close_and_drain short).
   void stop();
   // Thread-safe: runs fn on the loop thread, in posting order.
   void post(std::function<void()> fn);
@@ -99,6 +100,8 @@ class EventLoop {
   };
   std::atomic<PostedTask*> posted_head_{nullptr};
   bool closed_ = false;
+  bool running_ = false;  // inside run(): a posted stop() applies
+  std::atomic<bool> async_closed_{false};
   std::thread::id loop_thread_;
 };
 

@@ -246,60 +246,83 @@ void TcpListener::on_connection(uv_stream_t* server, int status) {
   run_guarded("an accept handler", [&] { self->on_connection_(std::move(conn)); });
 }
 
-namespace {
-struct ConnectReq {
+struct TcpConnectAttempt::Req {
   uv_connect_t req;
   TcpConnection::HandleBox* box;
   std::function<void(Result<std::shared_ptr<TcpConnection>, NetError>)> done;
   std::string target;
+  std::shared_ptr<TcpConnectAttempt> attempt;
+  bool cancelled = false;
 };
+
+namespace {
+void close_connecting_box(TcpConnection::HandleBox* box) {
+  auto* h = reinterpret_cast<uv_handle_t*>(&box->tcp);
+  if (uv_is_closing(h)) return;
+  uv_close(h, [](uv_handle_t* handle) { delete reinterpret_cast<TcpConnection::HandleBox*>(handle); });
+}
+
+void on_connect(uv_connect_t* r, int status) {
+  auto* cr = reinterpret_cast<TcpConnectAttempt::Req*>(r);
+  cr->attempt->req_ = nullptr;
+  auto done = std::move(cr->done);
+  std::string target = std::move(cr->target);
+  bool cancelled = cr->cancelled;
+  if (status == 0 && cancelled) status = UV_ECANCELED;  // cancelled after the kernel connected
+  if (status != 0) {
+    // A cancelled attempt's socket is closing already; its close callback frees the box.
+    close_connecting_box(cr->box);
+    delete cr;
+    std::string why = cancelled ? std::string("cancelled") : std::string(uv_strerror(status));
+    run_guarded("a connect handler", [&] {
+      done(make_error(NetError::kFailed, "connect to " + target + " failed: " + why));
+    });
+    return;
+  }
+  auto conn = TcpConnection::adopt(&cr->box->tcp);
+  delete cr;
+  run_guarded("a connect handler", [&] { done(std::move(conn)); });
+}
 }  // namespace
 
-void tcp_connect(EventLoop& loop, const std::string& host, int port,
-                 std::function<void(Result<std::shared_ptr<TcpConnection>, NetError>)> done) {
+void TcpConnectAttempt::cancel() {
+  if (req_ == nullptr || req_->cancelled) return;
+  req_->cancelled = true;
+  // libuv then completes the connect request with UV_ECANCELED (before the close callback).
+  close_connecting_box(req_->box);
+}
+
+std::shared_ptr<TcpConnectAttempt> tcp_connect(
+    EventLoop& loop, const std::string& host, int port,
+    std::function<void(Result<std::shared_ptr<TcpConnection>, NetError>)> done) {
+  auto attempt = std::make_shared<TcpConnectAttempt>();
   sockaddr_storage addr{};
   std::string target = host + ":" + std::to_string(port);
   if (resolve(host, port, addr) != 0) {
     loop.post([done = std::move(done), target] {
       done(make_error(NetError::kFailed, "cannot parse address " + target));
     });
-    return;
+    return attempt;
   }
-  auto* req = new ConnectReq;
+  auto* req = new TcpConnectAttempt::Req;
   req->box = new TcpConnection::HandleBox;
   req->done = std::move(done);
   req->target = target;
+  req->attempt = attempt;
   uv_tcp_init(loop.raw(), &req->box->tcp);
   req->box->tcp.data = nullptr;
-  int rc = uv_tcp_connect(&req->req, &req->box->tcp, reinterpret_cast<sockaddr*>(&addr),
-                          [](uv_connect_t* r, int status) {
-                            auto* cr = reinterpret_cast<ConnectReq*>(r);
-                            auto done = std::move(cr->done);
-                            std::string target = cr->target;
-                            if (status != 0) {
-                              uv_close(reinterpret_cast<uv_handle_t*>(&cr->box->tcp), [](uv_handle_t* h) {
-                                delete reinterpret_cast<TcpConnection::HandleBox*>(h);
-                              });
-                              delete cr;
-                              run_guarded("a connect handler", [&] {
-                                done(make_error(NetError::kFailed, "connect to " + target + " failed: " + uv_strerror(status)));
-                              });
-                              return;
-                            }
-                            auto conn = TcpConnection::adopt(&cr->box->tcp);
-                            delete cr;
-                            run_guarded("a connect handler", [&] { done(std::move(conn)); });
-                          });
+  int rc = uv_tcp_connect(&req->req, &req->box->tcp, reinterpret_cast<sockaddr*>(&addr), &on_connect);
   if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&req->box->tcp), [](uv_handle_t* h) {
-      delete reinterpret_cast<TcpConnection::HandleBox*>(h);
-    });
+    close_connecting_box(req->box);
     auto d = std::move(req->done);
     delete req;
     loop.post([d = std::move(d), target, rc] {
       d(make_error(NetError::kFailed, "connect to " + target + " failed: " + uv_strerror(rc)));
     });
+    return attempt;
   }
+  attempt->req_ = req;
+  return attempt;
 }
 
 bool split_host_port(std::string_view addr, std::string& host, int& port) {

@@ -93,9 +93,25 @@ class TcpListener {
   int port_ = 0;
 };
 
-// Connects to host:port; `done` runs on the loop with the connection or an error.
-void tcp_connect(EventLoop& loop, const std::string& host, int port,
-                 std::function<void(Result<std::shared_ptr<TcpConnection>, NetError>)> done);
+// A connect in progress, as tcp_connect returns it. Until `done` has run, the socket being
+// connected is a live handle that only this object can close: an owner that goes away (or gives
+// up after its connect timeout) must cancel() it, or the loop cannot close (a SYN to a blackholed
+// address is retried by the kernel for minutes). After cancel(), `done` still runs exactly once,
+// with an error saying "cancelled"; once `done` has run, cancel() does nothing.
+class TcpConnectAttempt {
+ public:
+  void cancel();
+  bool pending() const { return req_ != nullptr; }
+
+  struct Req;  // internal: the uv_connect_t and the socket being connected
+  Req* req_ = nullptr;
+};
+
+// Connects to host:port; `done` runs on the loop (never inside this call) with the connection or
+// an error.
+std::shared_ptr<TcpConnectAttempt> tcp_connect(
+    EventLoop& loop, const std::string& host, int port,
+    std::function<void(Result<std::shared_ptr<TcpConnection>, NetError>)> done);
 
 // Splits "host:port"; false when the text is not of that form.
 bool split_host_port(std::string_view addr, std::string& host, int& port);

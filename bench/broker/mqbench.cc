@@ -21,6 +21,12 @@
 // (same host clock).
 //
 // Every second a progress line; at the end one "SUMMARY key=value ..." line that scripts parse.
+//
+// Faults: a sending thread whose send failed waits before its next send, 50 ms doubling to 1 s
+// (reset by a success), so a dead NameServer or broker costs a few failed sends per thread per
+// second, not a busy loop; failures are counted per second ("failures=") and in the SUMMARY
+// (failures=, and connect_attempts= / connect_failures= of the producers' connections). The client
+// library spaces its own retries too (remoting/client.h, client/topic_route_cache.h).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,11 +36,13 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +60,38 @@ using mq::bench::Percentiles;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The end of a run, which sleeping senders wake up for.
+class StopSignal {
+ public:
+  bool stopped() const { return stopped_.load(std::memory_order_relaxed); }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Sleeps `ms` or until stop(), whichever comes first.
+  void sleep_ms(int64_t ms) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::milliseconds(ms), [this] { return stopped_.load(); });
+  }
+
+ private:
+  std::atomic<bool> stopped_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+// The pause of a sender after failures: none after a success, then 50 ms doubling to 1 s.
+struct FailureBackoff {
+  int64_t delay_ms = 0;
+  int64_t after(bool ok) {
+    delay_ms = ok ? 0 : delay_ms == 0 ? 50 : std::min<int64_t>(delay_ms * 2, 1000);
+    return delay_ms;
+  }
+};
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -119,6 +159,7 @@ struct ProducerThreadStats {
   std::atomic<uint64_t> messages{0};
   std::string last_error;  // written by its thread only before `done`
   std::atomic<bool> done{false};
+  RemotingClientStats rpc;  // per-thread producers: written by its thread before `done`
   bool error_logged = false;
 
   // Counts one finished send of `batch` messages (latency from t0); logs the thread's first failure.
@@ -171,7 +212,7 @@ ProducerOptions producer_options(const Args& a) {
   return o;
 }
 
-void producer_thread(int index, const Args& a, std::atomic<bool>& stop, ProducerThreadStats& st) {
+void producer_thread(int index, const Args& a, StopSignal& stop, ProducerThreadStats& st) {
   ProducerOptions o = producer_options(a);
   int window = static_cast<int>(std::max<int64_t>(1, a.num("window", 1)));
   const SendSpec spec(a, index);
@@ -181,14 +222,28 @@ void producer_thread(int index, const Args& a, std::atomic<bool>& stop, Producer
       Producer p(loop, o, Logger().with_prefix("[bench-" + std::to_string(index) + "]"));
       p.start();
       int in_flight = 0;
+      FailureBackoff backoff;
+      int waiting = 0;  // sends held back after failures
+      Timer pause(loop);
       std::function<void()> send_one = [&] {
-        if (stop.load(std::memory_order_relaxed)) return;
+        if (stop.stopped()) return;
         ++in_flight;
         auto t0 = Clock::now();
         auto on_done = [&, t0](ClientOutcome<SendResult> r) {
           --in_flight;
           st.record(index, r, t0, spec.batch);
-          send_one();
+          int64_t delay = backoff.after(r.ok());
+          if (delay == 0) {
+            send_one();
+            return;
+          }
+          // The window's sends resume together once the pause is over.
+          if (++waiting == 1)
+            pause.start(static_cast<uint64_t>(delay), 0, [&] {
+              int n = waiting;
+              waiting = 0;
+              for (int i = 0; i < n; ++i) send_one();
+            });
         };
         if (spec.batch > 1)
           p.send_batch(spec.messages(), std::move(on_done));
@@ -198,10 +253,12 @@ void producer_thread(int index, const Args& a, std::atomic<bool>& stop, Producer
       for (int i = 0; i < window; ++i) send_one();
       Timer watch(loop);
       watch.start(20, 20, [&] {
-        if (stop.load(std::memory_order_relaxed) && in_flight == 0) loop.stop();
+        if (stop.stopped() && in_flight == 0) loop.stop();
       });
       loop.run();
       watch.stop();
+      pause.stop();
+      st.rpc = p.rpc_stats();
       bool shut = false;
       p.shutdown([&shut] { shut = true; });
       loop.run_until([&shut] { return shut; });
@@ -212,13 +269,15 @@ void producer_thread(int index, const Args& a, std::atomic<bool>& stop, Producer
 }
 
 // Java's benchmark shape: one producer, `threads` threads each calling its blocking send.
-void shared_sender_thread(int index, const Args& a, SharedProducer& p, std::atomic<bool>& stop,
+void shared_sender_thread(int index, const Args& a, SharedProducer& p, StopSignal& stop,
                           ProducerThreadStats& st) {
   const SendSpec spec(a, index);
-  while (!stop.load(std::memory_order_relaxed)) {
+  FailureBackoff backoff;
+  while (!stop.stopped()) {
     auto t0 = Clock::now();
     auto r = spec.batch > 1 ? p.send_batch(spec.messages()) : p.send(spec.message());
     st.record(index, r, t0, spec.batch);
+    if (int64_t delay = backoff.after(r.ok()); delay > 0) stop.sleep_ms(delay);
   }
   st.done = true;
 }
@@ -228,7 +287,7 @@ int run_producer(const Args& a) {
   int64_t duration_s = a.num("duration", 10);
   // --window 1 without --producer-per-thread: all threads share one producer, as Java's benchmark.
   bool shared = a.num("window", 1) <= 1 && !a.flag("producer-per-thread");
-  std::atomic<bool> stop{false};
+  StopSignal stop;
   std::vector<std::unique_ptr<ProducerThreadStats>> stats;
   for (int i = 0; i < threads; ++i) stats.push_back(std::make_unique<ProducerThreadStats>());
   std::unique_ptr<SharedProducer> shared_producer;
@@ -279,9 +338,15 @@ int run_producer(const Args& a) {
     prev_msgs = msgs;
     prev_fail = fail;
   }
-  stop = true;
+  stop.stop();
   auto t_end = Clock::now();
   for (auto& t : pool) t.join();
+  RemotingClientStats rpc;
+  if (shared_producer) rpc = shared_producer->rpc_stats();
+  for (auto& s : stats) {
+    rpc.connect_attempts += s->rpc.connect_attempts;
+    rpc.connect_failures += s->rpc.connect_failures;
+  }
   shared_producer.reset();
   std::vector<uint64_t> total(LatencyHistogram::kBuckets, 0);
   uint64_t msgs = 0, fail = 0, requests = 0;
@@ -299,10 +364,11 @@ int run_producer(const Args& a) {
   double tps = secs > 0 ? static_cast<double>(msgs - warm_msgs) / secs : 0;
   std::printf("SUMMARY mode=producer threads=%d size=%" PRId64 " window=%" PRId64 " batch=%" PRId64
               " seconds=%.1f messages=%" PRIu64 " requests=%" PRIu64 " failures=%" PRIu64
-              " tps=%.0f avg_ms=%s p50_ms=%s p99_ms=%s p999_ms=%s max_ms=%s\n",
+              " tps=%.0f avg_ms=%s p50_ms=%s p99_ms=%s p999_ms=%s max_ms=%s connect_attempts=%" PRIu64
+              " connect_failures=%" PRIu64 "\n",
               threads, a.num("s", 128), a.num("window", 1), std::max<int64_t>(1, a.num("batch", a.num("b", 1))), secs,
               msgs, requests, fail, tps, fmt_ms(p.avg_ms).c_str(), fmt_ms(p.p50_ms).c_str(), fmt_ms(p.p99_ms).c_str(),
-              fmt_ms(p.p999_ms).c_str(), fmt_ms(p.max_ms).c_str());
+              fmt_ms(p.p999_ms).c_str(), fmt_ms(p.max_ms).c_str(), rpc.connect_attempts, rpc.connect_failures);
   return msgs > 0 ? 0 : 1;
 }
 

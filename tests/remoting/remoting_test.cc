@@ -114,9 +114,27 @@ TEST_CASE("connect failure is reported, and the client reconnects once the serve
   f.server = std::make_unique<RemotingServer>(f.loop, RemotingServerOptions{"127.0.0.1", port, 1024, 120000}, Logger());
   f.server->register_handler(1000, [](const RequestContext& ctx, RemotingCommand&) { ctx.respond_code(0); });
   REQUIRE(f.server->start().ok());
-  auto again = f.call(RemotingCommand::request(1000));
-  REQUIRE(again.ok());
-  CHECK(again->code == 0);
+  // The failed connect started a back-off (100 ms for a first failure): requests in it fail at
+  // once without a connect; the first one after it connects again.
+  std::optional<Result<RemotingCommand, RpcError>> again;
+  int fast_failures = 0;
+  int64_t start_ms = f.loop.fresh_now_ms();
+  while (f.loop.fresh_now_ms() - start_ms < 5000) {
+    again = f.call(RemotingCommand::request(1000));
+    if (again->ok()) break;
+    if (again->code() != RpcError::kConnectFailed)
+      FAIL_CHECK("expected kConnectFailed while backing off, got ", rpc_error_name(again->code()), ": ", again->detail());
+    ++fast_failures;
+  }
+  int64_t took_ms = f.loop.fresh_now_ms() - start_ms;
+  std::string last = again->ok() ? std::string("ok") : again->detail();
+  REQUIRE_MESSAGE(again->ok(), "expected a reconnect within 5 s, last: ", last);
+  CHECK((*again)->code == 0);
+  CHECK_MESSAGE(took_ms < 1000, "expected the reconnect after the 100 ms back-off, took ", took_ms, " ms");
+  auto st = f.client->stats();
+  CHECK_MESSAGE(st.connect_attempts == 2, "expected one failed connect and one good one, got ", st.connect_attempts,
+                " (", fast_failures, " requests failed at once in between)");
+  CHECK(st.backoff_failures == static_cast<uint64_t>(fast_failures));
 }
 
 TEST_CASE("hostile bytes close only the offending connection") {
