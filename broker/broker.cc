@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <future>
 
 #include "base/file_util.h"
 #include "base/hash.h"
@@ -259,6 +260,17 @@ Result<Unit, std::string> Broker::start() {
   uint64_t flush_every = static_cast<uint64_t>(std::max<int64_t>(config_.store.flush_interval_commit_log_ms, 10));
   flush_timer_.start(flush_every, flush_every, [this] { run_flush(true); });
   hold_timer_.start(kHoldCheckIntervalMs, kHoldCheckIntervalMs, [this] {
+    // A full disk is measured again (at most every store::kDiskRecheckIntervalMs) even when no
+    // put arrives, so the status clears by itself once space is back.
+    if (store_ && !store_->takes_writes()) {
+      const int64_t now = clock_.monotonic_ms();
+      if (store_->is_disk_full() && now - last_usage_check_ms_ >= store::kDiskRecheckIntervalMs) {
+        last_usage_check_ms_ = now;
+        // One statvfs, only while the disk is full.
+        store_->update_disk_usage(store::disk_used_ratio(config_.store.store_path_root_dir));
+      }
+      store_->recheck_disk_space(now_ms());
+    }
     pull_holds_.expire(clock_.monotonic_ms());
     int64_t now = clock_.monotonic_ms();
     for (uint64_t token : group_commit_.expire(now)) {
@@ -319,15 +331,17 @@ void Broker::shutdown() {
   if (transactions_) transactions_->stop_checks();
   stop_replication();
   pull_holds_.clear();
-  // Wait for this broker's disk work, then flush and close the store on this thread.
-  pool_.drain();
+  // Wait for this broker's disk work, then flush and close the store on this thread. Only this
+  // broker's strand: the pool is shared, and waiting for a neighbour's fsyncs (or a neighbour's
+  // failing disk) here would stall every broker of the container for that long.
+  drain_own_disk_work();
   for (auto& [token, fn] : flush_waiters_) fn(false);
   flush_waiters_.clear();
   (void)group_commit_.take_all();
   ha_master_.reset();
   ha_slave_.reset();
   persist_metadata();
-  pool_.drain();
+  drain_own_disk_work();
   if (dledger_) dledger_->shutdown();
   auto r = store_->shutdown();
   if (!r.ok()) log_.error("store shutdown: " + r.detail());
@@ -346,6 +360,15 @@ void Broker::shutdown() {
   }
   state_ = BrokerState::kStopped;
   log_.info("stopped");
+}
+
+void Broker::drain_own_disk_work() {
+  // The strand runs its tasks in order: once this one runs, every earlier one has. (Their `done`
+  // callbacks run later on the loop and find alive_ gone if the broker is destroyed by then.)
+  auto reached = std::make_shared<std::promise<void>>();
+  auto f = reached->get_future();
+  strand_->submit([reached] { reached->set_value(); });
+  f.wait();
 }
 
 void Broker::run_flush(bool full) {
@@ -396,17 +419,26 @@ void Broker::run_flush(bool full) {
 
 void Broker::maybe_precreate() {
   if (precreate_running_ || !store_ || !store_->needs_precreate()) return;
+  // After a failure (a full disk) not again for a while: every put would otherwise queue a
+  // fallocate that fails. The roll-over creates the segment itself if it is still missing then.
+  if (clock_.monotonic_ms() < precreate_retry_at_ms_) return;
   precreate_running_ = true;
   store::MessageStore* store = store_.get();
   std::weak_ptr<bool> alive = alive_;
   Logger log = log_;
+  auto failed = std::make_shared<bool>(false);
   strand_->submit(
-      [store, log] {
+      [store, log, failed] {
         auto r = store->precreate_next_file();
-        if (!r.ok()) log.warn("pre-creating the next commit log file failed: " + r.detail());
+        if (!r.ok()) {
+          *failed = true;
+          log.warn("pre-creating the next commit log file failed: " + r.detail());
+        }
       },
-      [this, alive] {
-        if (!alive.expired()) precreate_running_ = false;
+      [this, alive, failed] {
+        if (alive.expired()) return;
+        precreate_running_ = false;
+        precreate_retry_at_ms_ = *failed ? clock_.monotonic_ms() + kPrecreateRetryDelayMs : 0;
       });
 }
 
@@ -577,8 +609,12 @@ nlohmann::json Broker::status_json() const {
   if (store_) {
     j["commitLogMaxOffset"] = store_->max_phy_offset();
     j["commitLogFlushedOffset"] = store_->flushed_offset();
-    j["writable"] = store_->is_writable();
-    if (!store_->is_writable()) j["notWritableReason"] = store_->writability_reason();
+    // writable: puts are taken now. diskFull: refused for lack of space, which clears by itself;
+    // storeStopped: a write or fsync failed, which only a restart clears.
+    j["writable"] = store_->takes_writes();
+    j["diskFull"] = store_->is_disk_full();
+    j["storeStopped"] = !store_->is_writable();
+    if (!store_->takes_writes()) j["notWritableReason"] = store_->write_refusal_reason();
   }
   if (dledger_) j["dledger"] = dledger_->status_json();
   if (ha_master_) j["ha"] = ha_master_->status();

@@ -100,6 +100,8 @@ class Broker {
   // CommitLog, which is all an acknowledged SYNC_FLUSH put needs (recovery rebuilds the rest).
   void run_flush(bool full);
   void persist_metadata();
+  // Blocks until every disk job this broker queued on its strand has run (not the neighbours').
+  void drain_own_disk_work();
   // Creates the next CommitLog segment on the worker before a put needs it.
   void maybe_precreate();
   void housekeeping();
@@ -234,6 +236,8 @@ class Broker {
   bool flush_again_ = false;
   bool flush_again_full_ = false;
   bool precreate_running_ = false;
+  int64_t precreate_retry_at_ms_ = 0;  // monotonic; after a failed pre-creation
+  static constexpr int64_t kPrecreateRetryDelayMs = 1000;
 
   // Replication. A master has ha_master_; a slave has ha_slave_, its master's broker address (for
   // metadata sync) and the offsets clients committed on it, carried back to the master.
@@ -253,6 +257,7 @@ class Broker {
   std::map<std::string, std::map<int32_t, int64_t>> offsets_committed_on_slave_;  // "topic@group"
   int64_t total_memory_bytes_ = 0;
   double last_disk_used_ratio_ = 0;  // measured by the last housekeeping round, 0..1
+  int64_t last_usage_check_ms_ = 0;  // monotonic: the last disk measurement while the disk is full
 
   // GET_BROKER_RUNTIME_INFO: boot time and RocketMQ's counters and TPS figures.
   int64_t boot_timestamp_ms_ = 0;

@@ -355,7 +355,9 @@ void Broker::register_admin_processors() {
     t["brokerRole"] = broker_role_name(config_.broker_role);
     t["pullHoldCount"] = std::to_string(pull_holds_.size());
     t["clientConnections"] = std::to_string(clients_.connection_count());
-    t["storeWritable"] = store_->is_writable() ? "true" : "false";
+    t["storeWritable"] = store_->takes_writes() ? "true" : "false";
+    // Ours: why puts are refused ("disk full: ..." clears by itself; anything else is a stop).
+    if (!store_->takes_writes()) t["storeNotWritableReason"] = store_->write_refusal_reason();
     ok_body(ctx, json{{"table", t}}.dump(-1, ' ', false, kJsonReplace));
   });
 

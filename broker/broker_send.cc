@@ -202,8 +202,11 @@ void Broker::answer_put(const RequestContext& ctx, const store::PutMessageResult
     if (code == rc::kFlushDiskTimeout) resp.remark = "flush disk timeout";
   } else {
     resp.remark = std::string(store::put_message_status_name(r.status)) + (r.detail.empty() ? "" : ": " + r.detail);
+    // RocketMQ's remark starts "service not available now." and names the disk usage when the
+    // disk is full ("the broker's disk is full [CL: 0.97 CQ: 0.97 INDEX: 0.97]"); ours says which
+    // of the causes it is.
     if (code == rc::kServiceNotAvailable)
-      resp.remark = "service not available now. " + store_->writability_reason();
+      resp.remark = "service not available now. " + (r.detail.empty() ? store_->write_refusal_reason() : r.detail);
   }
   // The Java client reads these two unconditionally.
   resp.ext_fields.set("MSG_REGION", config_.region_id);

@@ -13,8 +13,13 @@ IoResult<std::unique_ptr<StoreCheckpoint>> StoreCheckpoint::open(FileSystem& fs,
   uint8_t buf[40] = {};
   auto r = (*f)->read_at(0, buf, sizeof buf);
   if (!r) return r.error();
-  if ((*f)->size() < kFileSize)
-    if (auto t = (*f)->truncate(kFileSize); !t) return t.error();
+  if ((*f)->size() < kFileSize) {
+    // Reserve the page's block now: rewriting it in place later then never needs space, so a full
+    // disk cannot fail a checkpoint flush (which would stop the store for good). A file system
+    // without fallocate, or a disk already full at start, gets a sparse page as before.
+    if (auto a = (*f)->allocate(kFileSize); !a)
+      if (auto t = (*f)->truncate(kFileSize); !t) return t.error();
+  }
   std::unique_ptr<StoreCheckpoint> cp(new StoreCheckpoint(std::move(*f)));
   if (*r == sizeof buf) {
     cp->physic_ = static_cast<int64_t>(get_be64(buf));

@@ -16,7 +16,9 @@ MappedFile::MappedFile(std::string path, int64_t file_from_offset, int64_t file_
       use_mmap_(use_mmap) {}
 
 IoResult<Unit> MappedFile::prepare_for_append() {
-  if (prepared_ || !use_mmap_) return Unit{};
+  if (prepared_) return Unit{};
+  // Blocks are reserved with pwrite appends too: a full disk is then met here, when the segment is
+  // created and nothing of a record is written yet, rather than by a write halfway through one.
   auto r = file_->allocate(file_size_);
   if (!r) {
     if (r.code() == IoError::kNoSpace) return r;
@@ -24,7 +26,7 @@ IoResult<Unit> MappedFile::prepare_for_append() {
     prepared_ = true;
     return Unit{};
   }
-  map_ = file_->map(file_size_);
+  if (use_mmap_) map_ = file_->map(file_size_);
   prepared_ = true;
   return Unit{};
 }

@@ -52,8 +52,9 @@ class MappedFile {
   File& file() { return *file_; }
   int64_t mtime_ms() const { return file_->mtime_ms(); }
 
-  // Reserves the segment's blocks and maps it, when mmap appends are on (store/file.h). Runs on the
-  // worker for pre-created segments, otherwise lazily at the first append. kNoSpace = disk full;
+  // Reserves the segment's blocks (both append modes) and maps it when mmap appends are on
+  // (store/file.h). Runs on the worker for pre-created segments, at creation otherwise, and for a
+  // segment loaded at start-up before its first append. kNoSpace = disk full (nothing written);
   // a file system that cannot reserve or map makes this segment fall back to pwrite.
   IoResult<Unit> prepare_for_append();
   bool mapped() const { return map_ != nullptr; }

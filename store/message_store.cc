@@ -1,6 +1,9 @@
 #include "store/message_store.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "base/bytes.h"
@@ -186,6 +189,120 @@ MessageStore::~MessageStore() = default;
 std::string MessageStore::writability_reason() const {
   std::lock_guard g(reason_mu_);
   return unwritable_reason_;
+}
+
+std::optional<DiskSpace> probe_disk_space(const std::string& path) {
+  struct statvfs st;
+  if (::statvfs(path.c_str(), &st) != 0 || st.f_blocks == 0) return std::nullopt;
+  DiskSpace d;
+  d.total_bytes = static_cast<int64_t>(st.f_blocks) * static_cast<int64_t>(st.f_frsize);
+  d.available_bytes = static_cast<int64_t>(st.f_bavail) * static_cast<int64_t>(st.f_frsize);
+  return d;
+}
+
+std::string MessageStore::write_refusal_reason() const {
+  if (!is_writable()) return writability_reason();
+  if (is_disk_full()) return "disk full: " + disk_full_reason();
+  if (dispatch_pending_.load()) return "disk full: records wait for their ConsumeQueue units";
+  return {};
+}
+
+std::string MessageStore::describe_space(const std::optional<DiskSpace>& space) const {
+  if (!space) return {};
+  last_used_ratio_.store(space->used_ratio(), std::memory_order_relaxed);
+  char buf[128];
+  std::snprintf(buf, sizeof buf, " %.1f%% used, %.1f MiB free", space->used_ratio() * 100.0,
+                static_cast<double>(space->available_bytes) / (1024.0 * 1024.0));
+  return config_.store_path_root_dir + buf;
+}
+
+void MessageStore::mark_disk_full(FullCause cause, const std::string& what) {
+  bool entered = false;
+  {
+    std::lock_guard g(reason_mu_);
+    if (cause == FullCause::kNoSpace) {
+      full_no_space_ = true;
+      no_space_reason_ = what;
+    } else {
+      full_ratio_ = true;
+      ratio_reason_ = what;
+    }
+    entered = !disk_full_.exchange(true, std::memory_order_acq_rel);
+  }
+  if (entered) log_.error("disk full, puts refused until space returns: " + what);
+}
+
+std::string MessageStore::disk_full_reason() const {
+  std::lock_guard g(reason_mu_);
+  // The ENOSPC names what could not be created; the ratio says how full the disk is.
+  return full_no_space_ ? no_space_reason_ : ratio_reason_;
+}
+
+void MessageStore::update_disk_usage(double used_ratio) {
+  if (used_ratio < 0) return;  // not measurable: keep the state
+  last_used_ratio_.store(used_ratio, std::memory_order_relaxed);
+  const double pct = used_ratio * 100.0;
+  if (pct > config_.disk_space_warning_level_ratio) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " %.1f%% used, above diskSpaceWarningLevelRatio %d", pct,
+                  config_.disk_space_warning_level_ratio);
+    mark_disk_full(FullCause::kAboveWarningLevel, config_.store_path_root_dir + buf);
+    return;
+  }
+  bool cleared = false;
+  {
+    std::lock_guard g(reason_mu_);
+    if (full_ratio_) {
+      full_ratio_ = false;
+      ratio_reason_.clear();
+      cleared = !full_no_space_;
+      if (cleared) disk_full_.store(false, std::memory_order_release);
+    }
+  }
+  if (cleared) log_.info("disk usage back to " + std::to_string(pct) + "%: puts accepted again");
+}
+
+bool MessageStore::recheck_disk_space(int64_t now_ms) {
+  if (!is_writable()) return false;
+  if (!disk_full_.load(std::memory_order_acquire) && !dispatch_pending_.load()) return true;
+  if (now_ms - last_disk_check_ms_ < kDiskRecheckIntervalMs && now_ms >= last_disk_check_ms_) return false;
+  last_disk_check_ms_ = now_ms;
+  bool no_space;
+  {
+    std::lock_guard g(reason_mu_);
+    no_space = full_no_space_;
+  }
+  if (no_space) {
+    // After an ENOSPC: back once there is room for whatever a put may have to create next, a
+    // CommitLog and a ConsumeQueue file. (Usage above the warning level is the caller's
+    // measurement, update_disk_usage, and clears there.) Not measurable: the next file creation
+    // is the measurement.
+    auto space = probe_ ? probe_(config_.store_path_root_dir) : std::nullopt;
+    if (space) last_used_ratio_.store(space->used_ratio(), std::memory_order_relaxed);
+    const int64_t needed = config_.mapped_file_size_commit_log + config_.mapped_file_size_consume_queue;
+    if (space && space->available_bytes < needed) {
+      std::lock_guard g(reason_mu_);
+      size_t cut = no_space_reason_.find(" [now ");
+      no_space_reason_ = no_space_reason_.substr(0, cut) + " [now " + describe_space(space) + "]";
+      return false;
+    }
+    bool cleared;
+    {
+      std::lock_guard g(reason_mu_);
+      full_no_space_ = false;
+      no_space_reason_.clear();
+      cleared = !full_ratio_;
+      if (cleared) disk_full_.store(false, std::memory_order_release);
+    }
+    log_.info("disk space back (" + (space ? describe_space(space) : std::string("not measurable")) + ")" +
+              (cleared ? ": puts accepted again" : ", but usage is still above the warning level"));
+  }
+  if (disk_full_.load(std::memory_order_acquire)) return false;
+  if (dispatch_pending_.load()) {
+    if (auto r = dispatch_from_cursor(); !r) return false;
+    if (!dispatch_pending_.load()) log_.info("pending ConsumeQueue units written");
+  }
+  return takes_writes();
 }
 
 void MessageStore::set_unwritable(const std::string& reason) {
@@ -491,17 +608,27 @@ IoResult<Unit> MessageStore::dispatch(const MessageRecord& rec) {
   return (*q)->put_units(rec.queue_offset, &u, 1);
 }
 
-PutMessageResult MessageStore::check_writable() const {
+std::string MessageStore::disk_full_detail() const {
+  // RocketMQ's remark names the usage of the CommitLog, ConsumeQueue and index disks; ours share
+  // the store root.
+  const double measured = last_used_ratio_.load(std::memory_order_relaxed);
+  const double ratio = measured >= 0 ? measured : 1.0;
+  char head[96];
+  std::snprintf(head, sizeof head, "the broker's disk is full [CL: %5.2f CQ: %5.2f INDEX: %5.2f]: ", ratio, ratio, ratio);
+  return head + write_refusal_reason();
+}
+
+PutMessageResult MessageStore::check_writable(int64_t now_ms) {
   PutMessageResult r;
   if (!opened_) {
     r.status = PutMessageStatus::kServiceNotAvailable;
-    r.detail = "store not open";
+    r.detail = "message store has been shut down";
   } else if (!is_writable()) {
     r.status = PutMessageStatus::kServiceNotAvailable;
-    r.detail = "store not writable: " + writability_reason();
-  } else if (disk_full_.load()) {
+    r.detail = "message store is not writable: " + writability_reason();
+  } else if ((disk_full_.load(std::memory_order_acquire) || dispatch_pending_.load()) && !recheck_disk_space(now_ms)) {
     r.status = PutMessageStatus::kServiceNotAvailable;
-    r.detail = "disk full";
+    r.detail = is_writable() ? disk_full_detail() : "message store is not writable: " + writability_reason();
   } else {
     r.status = PutMessageStatus::kPutOk;
   }
@@ -509,7 +636,7 @@ PutMessageResult MessageStore::check_writable() const {
 }
 
 PutMessageResult MessageStore::put_message(const MessageToStore& msg, int64_t now_ms) {
-  PutMessageResult res = check_writable();
+  PutMessageResult res = check_writable(now_ms);
   if (!res.ok()) return res;
   if (reader_) return refused_in_dledger_mode();
   Encoded enc;
@@ -519,7 +646,7 @@ PutMessageResult MessageStore::put_message(const MessageToStore& msg, int64_t no
 }
 
 PutMessageResult MessageStore::put_messages(const BatchToStore& batch, int64_t now_ms) {
-  PutMessageResult res = check_writable();
+  PutMessageResult res = check_writable(now_ms);
   if (!res.ok()) return res;
   if (reader_) return refused_in_dledger_mode();
   Encoded enc;
@@ -530,7 +657,7 @@ PutMessageResult MessageStore::put_messages(const BatchToStore& batch, int64_t n
 
 PutMessageResult MessageStore::encode_message(const MessageToStore& msg, int64_t now_ms,
                                               std::vector<std::string>& records) {
-  PutMessageResult res = check_writable();
+  PutMessageResult res = check_writable(now_ms);
   if (!res.ok()) return res;
   Encoded enc;
   res = prepare_message(msg, now_ms, enc);
@@ -540,7 +667,7 @@ PutMessageResult MessageStore::encode_message(const MessageToStore& msg, int64_t
 
 PutMessageResult MessageStore::encode_messages(const BatchToStore& batch, int64_t now_ms,
                                                std::vector<std::string>& records) {
-  PutMessageResult res = check_writable();
+  PutMessageResult res = check_writable(now_ms);
   if (!res.ok()) return res;
   Encoded enc;
   res = prepare_messages(batch, now_ms, enc);
@@ -709,10 +836,16 @@ PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
     return res;
   };
   auto create_failed = [&](const Error<IoError>& e, const std::string& what) {
-    // Not fatal to the data: nothing was written. Disk full is reported as such.
+    // Not fatal to the data: nothing was written. A full disk is a state that clears by itself
+    // when space returns (recheck_disk_space), not a stop.
     res.status = e.code == IoError::kNoSpace ? PutMessageStatus::kServiceNotAvailable
                                              : PutMessageStatus::kCreateMappedFileFailed;
     res.detail = what + ": " + io_error_name(e.code) + ": " + e.detail;
+    if (e.code == IoError::kNoSpace) {
+      mark_disk_full(FullCause::kNoSpace,
+                     "cannot " + what + ": " + e.detail + "; " + describe_space(probe_ ? probe_(config_.store_path_root_dir) : std::nullopt));
+      res.detail = disk_full_detail();
+    }
     return res;
   };
 
@@ -723,11 +856,16 @@ PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
     if (!created) return create_failed(created.error(), "create commit log file");
     file = *created;
   }
+  // A segment loaded at start-up is reserved (fallocate) at its first append: do it here, where
+  // ENOSPC means "disk full" (nothing written yet), rather than inside the append.
+  if (auto p = file->prepare_for_append(); !p) return create_failed(p.error(), "reserve commit log file");
   if (static_cast<int64_t>(enc.total_bytes) + kEndFileMinBlankLength > file->free_bytes()) {
     uint8_t blank[8];
     encode_blank(blank, static_cast<int32_t>(file->free_bytes()));
     if (auto r = file->append(blank, sizeof blank); !r) return fail_io(r.error(), "write blank");
     file->mark_full();
+    // ENOSPC here leaves a complete log ending in a full segment; the next put creates the next
+    // segment again (above).
     auto created = commit_log_.create_file(file->file_from_offset() + file_size);
     if (!created) return create_failed(created.error(), "create commit log file");
     file = *created;
@@ -780,16 +918,28 @@ PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
   for (size_t i = 0; i < enc.records.size(); ++i)
     if (enc.has_unit[i])
       units.push_back(CqUnit{enc.records[i].physical_offset, enc.records[i].total_size, enc.tags_codes[i]});
+  bool dispatched = true;
   if (!units.empty()) {
-    if (auto r = cq->put_units(first_queue_offset, units.data(), units.size()); !r)
-      return fail_io(r.error(), "write consume queue");
+    if (auto r = cq->put_units(first_queue_offset, units.data(), units.size()); !r) {
+      if (r.code() != IoError::kNoSpace) return fail_io(r.error(), "write consume queue");
+      // The record is in the CommitLog, so it is accepted (as RocketMQ's put is once the CommitLog
+      // has it; its dispatch runs later anyway). The ConsumeQueue is derived data: its units are
+      // written again from the CommitLog, in order, before the next write is taken.
+      mark_disk_full(FullCause::kNoSpace, "cannot write consume queue " + std::string(enc.records[0].topic) + "/" +
+                                              std::to_string(enc.records[0].queue_id) + ": " + r.detail() + "; " +
+                                              describe_space(probe_ ? probe_(config_.store_path_root_dir) : std::nullopt));
+      dispatch_pending_.store(true);
+      dispatched = false;
+    }
     queue_offset_slot(std::string(enc.records[0].topic), enc.records[0].queue_id) +=
         static_cast<int64_t>(units.size());
   }
-  for (auto* d : dispatchers_)
-    for (size_t i = 0; i < enc.records.size(); ++i) d->dispatch(enc.records[i], enc.tags_codes[i]);
   last_store_timestamp_.store(now_ms, std::memory_order_release);
-  dispatched_offset_ = wrote_offset + static_cast<int64_t>(enc.total_bytes);
+  if (dispatched) {
+    for (auto* d : dispatchers_)
+      for (size_t i = 0; i < enc.records.size(); ++i) d->dispatch(enc.records[i], enc.tags_codes[i]);
+    dispatched_offset_ = wrote_offset + static_cast<int64_t>(enc.total_bytes);
+  }
 
   res.status = PutMessageStatus::kPutOk;
   res.wrote_offset = wrote_offset;
@@ -908,9 +1058,10 @@ IoResult<std::string> MessageStore::read_commit_log_bytes(int64_t offset, size_t
 // Replicated appends (slave side of HA)
 
 IoResult<Unit> MessageStore::append_replicated(int64_t start_offset, std::string_view data,
-                                               int64_t /*now_ms*/) {
-  if (auto w = check_writable(); !w.ok()) {
-    // An open, writable store refuses only because the disk is full.
+                                               int64_t now_ms) {
+  if (auto w = check_writable(now_ms); !w.ok()) {
+    // An open, writable store refuses only because the disk is full (or records wait for their
+    // ConsumeQueue units, which takes space too).
     IoError code = opened_ && is_writable() ? IoError::kNoSpace : IoError::kIo;
     return make_error(code, "replicated append refused: " + w.detail);
   }
@@ -936,6 +1087,9 @@ IoResult<Unit> MessageStore::append_replicated(int64_t start_offset, std::string
       auto created = commit_log_.create_file(file ? file->file_from_offset() + file_size : start_offset);
       if (!created) {
         // As for puts, not fatal: what is written stays, the master resends from max_phy_offset().
+        if (created.code() == IoError::kNoSpace)
+          mark_disk_full(FullCause::kNoSpace, "cannot create commit log file: " + created.detail() + "; " +
+                                                  describe_space(probe_ ? probe_(config_.store_path_root_dir) : std::nullopt));
         written = make_error(created.code(), "create commit log file: " + created.detail());
         break;
       }
@@ -953,8 +1107,12 @@ IoResult<Unit> MessageStore::append_replicated(int64_t start_offset, std::string
   // Whatever was written, its complete records get their units.
   auto dispatched = dispatch_replicated();
   if (!written) return written;
+  // Units that could not be written for lack of space wait (dispatch pending); the bytes are in.
+  if (!dispatched && dispatched.code() == IoError::kNoSpace) return Unit{};
   return dispatched;
 }
+
+IoResult<Unit> MessageStore::dispatch_from_cursor() { return dispatch_replicated(); }
 
 // RocketMQ's ReputMessageService, run right after each replicated append: dispatches every record
 // that is complete from the cursor on. One read per segment covers the incomplete record left last
@@ -964,10 +1122,17 @@ IoResult<Unit> MessageStore::dispatch_replicated() {
   std::string buf;
   while (true) {
     auto f = commit_log_.find_file(dispatched_offset_);
-    if (!f) return Unit{};  // after a BLANK, until the next segment arrives
+    if (!f) {
+      // After a BLANK, until the next segment arrives; or everything is dispatched.
+      dispatch_pending_.store(false);
+      return Unit{};
+    }
     const int64_t pos = dispatched_offset_ - f->file_from_offset();
     const int64_t avail = f->wrote_position() - pos;
-    if (avail < 8) return Unit{};
+    if (avail < 8) {
+      dispatch_pending_.store(false);
+      return Unit{};
+    }
     if (auto r = f->read(pos, static_cast<size_t>(avail), buf); !r) return r;
     size_t at = 0;
     while (true) {
@@ -977,7 +1142,10 @@ IoResult<Unit> MessageStore::dispatch_replicated() {
         set_unwritable(what);
         return make_error(IoError::kCorrupt, what);
       };
-      if (buf.size() - at < 8) return Unit{};
+      if (buf.size() - at < 8) {
+        dispatch_pending_.store(false);
+        return Unit{};
+      }
       const auto* head = reinterpret_cast<const uint8_t*>(buf.data() + at);
       const int64_t total = static_cast<int32_t>(get_be32(head));
       const uint32_t magic = get_be32(head + 4);
@@ -989,18 +1157,33 @@ IoResult<Unit> MessageStore::dispatch_replicated() {
       // Every record leaves room for the BLANK that ends its segment, as ours and Java's do.
       const int64_t room = f->file_size() - (offset - f->file_from_offset()) - kEndFileMinBlankLength;
       if (total < min_record || total > room) return bad("impossible size " + std::to_string(total));
-      if (static_cast<int64_t>(buf.size() - at) < total) return Unit{};  // the next chunk completes it
+      if (static_cast<int64_t>(buf.size() - at) < total) {
+        dispatch_pending_.store(false);
+        return Unit{};  // the next chunk completes it
+      }
       auto e = decode_entry(std::string_view(buf).substr(at, static_cast<size_t>(total)), DecodeOptions{false});
       if (!e) return bad(e.detail());
       const MessageRecord& rec = e->message;
       if (rec.physical_offset != offset)
         return bad("physical offset field " + std::to_string(rec.physical_offset));
       if (auto r = dispatch(rec); !r) {
+        if (r.code() == IoError::kNoSpace) {
+          // The record stays in the CommitLog; its unit is written when space returns
+          // (recheck_disk_space), before anything else is.
+          mark_disk_full(FullCause::kNoSpace,
+                         "cannot write consume queue " + std::string(rec.topic) + "/" + std::to_string(rec.queue_id) +
+                             " for the record at " + std::to_string(offset) + ": " + r.detail() + "; " +
+                             describe_space(probe_ ? probe_(config_.store_path_root_dir) : std::nullopt));
+          dispatch_pending_.store(true);
+          return r;
+        }
         set_unwritable("write consume queue for the record at " + std::to_string(offset) + ": " + r.detail());
         return r;
       }
-      if (gets_queue_unit(rec.sys_flag))
-        queue_offset_slot(std::string(rec.topic), rec.queue_id) = rec.queue_offset + 1;
+      if (gets_queue_unit(rec.sys_flag)) {
+        int64_t& slot = queue_offset_slot(std::string(rec.topic), rec.queue_id);
+        slot = std::max(slot, rec.queue_offset + 1);
+      }
       last_store_timestamp_.store(rec.store_timestamp, std::memory_order_release);
       dispatched_offset_ = offset + total;
       at += static_cast<size_t>(total);
@@ -1060,7 +1243,18 @@ IoResult<Unit> MessageStore::precreate_next_file() {
 
 IoResult<std::string> MessageStore::read_record(int64_t commit_log_offset, int32_t size) {
   if (size <= 0) return make_error(IoError::kNotFound, "record size " + std::to_string(size));
-  return read_commit_log_bytes(commit_log_offset, static_cast<size_t>(size));
+  auto rec = read_commit_log_bytes(commit_log_offset, static_cast<size_t>(size));
+  if (!rec) return rec;
+  // A ConsumeQueue unit is derived data: one damaged on disk (or a store whose files were mixed up)
+  // can point anywhere. Hand out only bytes that start a message of the unit's size, so a consumer
+  // never gets garbage (found by fuzz_store_recovery); the unit is then treated like a removed one.
+  if (rec->size() < 8) return make_error(IoError::kCorrupt, "record at " + std::to_string(commit_log_offset) + " too short");
+  const auto* b = reinterpret_cast<const uint8_t*>(rec->data());
+  const uint32_t total = get_be32(b), magic = get_be32(b + 4);
+  if (static_cast<int32_t>(total) != size || (magic != kMessageMagicV1 && magic != kMessageMagicV2))
+    return make_error(IoError::kCorrupt, "no message of " + std::to_string(size) + " bytes at commit log offset " +
+                                             std::to_string(commit_log_offset));
+  return rec;
 }
 
 IoResult<std::string> MessageStore::read_commit_log(int64_t offset, size_t max_bytes) {
@@ -1130,7 +1324,8 @@ int64_t MessageStore::message_store_timestamp(const std::string& topic, int32_t 
   if (!q) return -1;
   auto u = q->read_units(offset, 1);
   if (!u || u->empty() || (*u)[0].is_filler()) return -1;
-  auto rec = read_record((*u)[0].commit_log_offset, std::min<int32_t>((*u)[0].size, 128));
+  if ((*u)[0].size <= 0) return -1;
+  auto rec = read_commit_log_bytes((*u)[0].commit_log_offset, static_cast<size_t>(std::min<int32_t>((*u)[0].size, 128)));
   if (!rec) return -1;
   return store_timestamp_of(*rec);
 }
@@ -1285,11 +1480,7 @@ bool MessageStore::is_delete_hour(int hour) const {
 
 int MessageStore::delete_expired_files(const ExpiryRequest& req) {
   double pct = req.disk_used_ratio * 100.0;
-  bool was_full = disk_full_.load();
-  bool full = pct > config_.disk_space_warning_level_ratio;
-  disk_full_.store(full);
-  if (full && !was_full) log_.error("disk usage " + std::to_string(pct) + "% above the warning level: puts refused");
-  if (!full && was_full) log_.info("disk usage back to " + std::to_string(pct) + "%: puts accepted");
+  update_disk_usage(req.disk_used_ratio);
   bool space_pressure = pct > config_.disk_max_used_space_ratio;
   bool forcibly = pct > config_.disk_space_clean_forcibly_ratio;
   if (!req.is_delete_time && !space_pressure && !req.manual) return 0;

@@ -82,8 +82,32 @@
 // Errors: a failed write or fsync is never retried: the store stops accepting puts
 // (SERVICE_NOT_AVAILABLE) and replicated appends, and writability_reason() says why; reads keep
 // working. Replicated bytes that cannot be a record (bad magic, impossible size) stop it the same
-// way. A full disk is SERVICE_NOT_AVAILABLE too (when a segment cannot be created, or above disk_space_warning_level_ratio
-// as reported to delete_expired_files), never a crash or a torn file.
+// way. That stop is for good (until a restart, whose recovery deals with whatever the failed call
+// left): after a failed fsync the kernel may have dropped the dirty pages, so nothing written since
+// the last good flush can be trusted, and trying again would only hide the loss.
+//
+// A full disk is different: it refuses puts (SERVICE_NOT_AVAILABLE, disk_full_reason() says why)
+// and clears by itself when space returns, as RocketMQ's DISK_FULL_BIT does (its RunningFlags keep
+// disk-full apart from the not-writeable and logics-queue-error bits, and its expiry service sets and
+// clears it from the disk usage). It is entered in two ways, both before any byte of a record is
+// written:
+//  * usage above disk_space_warning_level_ratio, as measured by the caller and passed to
+//    delete_expired_files (the broker's housekeeping);
+//  * ENOSPC while creating or reserving (fallocate) a CommitLog or ConsumeQueue file, which a put
+//    does before it appends anything (the ConsumeQueue file a record will need is created before
+//    the record is written: ConsumeQueue::prepare_for), so running out of space is met at file
+//    creation, not halfway through a record or its dispatch.
+// Usage above the level clears when the caller reports usage at or below it (update_disk_usage: the
+// broker measures every kDiskRecheckIntervalMs while the disk is full, and at each housekeeping
+// round). After an ENOSPC, each put (and recheck_disk_space(), which the broker calls from a timer)
+// measures the file system again, at most every kDiskRecheckIntervalMs (one statvfs), and takes
+// writes again once there is room for a new CommitLog and ConsumeQueue file. Should a ConsumeQueue write after its record is in the CommitLog still meet
+// ENOSPC (a file system without fallocate, a slave's or DLedger member's dispatch), the record stays
+// accepted: ConsumeQueues are derived data, rebuilt from the CommitLog, so the store marks the disk
+// full, keeps the records from dispatched_offset() on as "dispatch pending" and dispatches them
+// again, in order, before it takes the next write (RocketMQ's ConsumeQueue writes likewise ignore
+// the disk-full bit and retry; it gives up after 30 tries with WRITE_LOGICS_QUEUE_ERROR, we keep
+// trying as long as the disk stays full, since nothing else can write meanwhile).
 #pragma once
 #include <atomic>
 #include <functional>
@@ -258,6 +282,21 @@ struct CommittedRecord {
   bool has_unit = false;  // it got a ConsumeQueue unit (not a prepared transaction message)
 };
 
+// Size and free space of the file system holding a path; nullopt when it cannot be measured.
+struct DiskSpace {
+  int64_t total_bytes = 0;
+  int64_t available_bytes = 0;  // to an unprivileged user (statvfs f_bavail), as disk_used_ratio
+  double used_ratio() const {
+    return total_bytes > 0 ? 1.0 - static_cast<double>(available_bytes) / static_cast<double>(total_bytes) : 0;
+  }
+};
+using DiskSpaceProbe = std::function<std::optional<DiskSpace>(const std::string& path)>;
+// statvfs.
+std::optional<DiskSpace> probe_disk_space(const std::string& path);
+
+// How often a full store measures the disk again (on a put or recheck_disk_space()).
+inline constexpr int64_t kDiskRecheckIntervalMs = 250;
+
 struct ExpiryRequest {
   int64_t now_ms = 0;
   bool is_delete_time = false;  // the caller's local hour is in delete_when (see is_delete_hour)
@@ -301,8 +340,8 @@ class MessageStore {
   // max_phy_offset() == start_offset + data.size() and every complete record is dispatched. Refused
   // like puts when the store is not writable (kNoSpace when the disk is full, else kIo). A failed
   // write or an impossible record stops the store; a segment that cannot be created does not, but
-  // the bytes before it stay written (the master resends from max_phy_offset()). now_ms is unused:
-  // store times come from the master's records.
+  // the bytes before it stay written (the master resends from max_phy_offset()). now_ms paces the
+  // disk-full re-check only: store times come from the master's records.
   IoResult<Unit> append_replicated(int64_t start_offset, std::string_view data, int64_t now_ms);
   // --- owner thread, DLedger mode ---
   bool external_commit_log() const { return reader_ != nullptr; }
@@ -343,8 +382,29 @@ class MessageStore {
   int64_t flushed_offset() const { return reader_ ? external_end_.load() : commit_log_.flushed_offset(); }
   int64_t max_phy_offset() const { return reader_ ? external_end_.load() : commit_log_.max_offset(); }
   int64_t min_phy_offset() const { return reader_ ? reader_->min_offset() : commit_log_.min_offset(); }
+  // False once a write or fsync failed (for good; writability_reason() says why).
   bool is_writable() const { return writable_.load(std::memory_order_acquire); }
   std::string writability_reason() const;
+  // True while puts are refused for lack of space (clears by itself; disk_full_reason() says why,
+  // e.g. "/data/store 97.2% used, 1.9 MiB free, above diskSpaceWarningLevelRatio 90").
+  bool is_disk_full() const { return disk_full_.load(std::memory_order_acquire); }
+  std::string disk_full_reason() const;
+  // True when a put would be tried now (writable, disk not full, nothing waiting for dispatch).
+  bool takes_writes() const { return is_writable() && !is_disk_full() && !dispatch_pending_.load(); }
+  // "" when takes_writes(); otherwise why not, for status pages: "disk full: <reason>" or the
+  // write error.
+  std::string write_refusal_reason() const;
+  // Owner thread: while the disk is full (or a dispatch is pending), measures the disk again when
+  // kDiskRecheckIntervalMs passed since the last time, clears the state when space is back and
+  // dispatches what is pending. Returns takes_writes(). Cheap otherwise (two atomic loads).
+  bool recheck_disk_space(int64_t now_ms);
+  // Any thread: the disk usage the caller measured (0..1, e.g. store/file.h disk_used_ratio; -1 =
+  // unknown, ignored). Above disk_space_warning_level_ratio puts are refused, at or below they are
+  // taken again (unless an ENOSPC still waits for room). delete_expired_files does this too; the
+  // broker calls it more often while the disk is full, so puts resume soon after space returns.
+  void update_disk_usage(double used_ratio);
+  // Tests (and file systems statvfs cannot see through): how the store measures its disk.
+  void set_disk_space_probe(DiskSpaceProbe probe) { probe_ = std::move(probe); }
 
   // --- owner thread: reads ---
   GetMessageResult get_message(const std::string& topic, int32_t queue_id, int64_t offset,
@@ -392,7 +452,17 @@ class MessageStore {
   struct Encoded;
   ConsumeQueue* find_queue(const std::string& topic, int32_t queue_id);
   IoResult<ConsumeQueue*> find_or_create_queue(const std::string& topic, int32_t queue_id);
-  PutMessageResult check_writable() const;
+  PutMessageResult check_writable(int64_t now_ms);
+  enum class FullCause { kNone, kAboveWarningLevel, kNoSpace };
+  // Enters (or stays in) the disk-full state; `what` says what could not be done.
+  void mark_disk_full(FullCause cause, const std::string& what);
+  // "<root> 97.2% used, 1.9 MiB free" from the probe ("" when it cannot measure).
+  std::string describe_space(const std::optional<DiskSpace>& space) const;
+  // A put's refusal while the disk is full: "the broker's disk is full [CL:  0.97 ...]: disk full: ...".
+  std::string disk_full_detail() const;
+  // Dispatches the records from dispatched_offset_ to the CommitLog end (a put whose ConsumeQueue
+  // write met ENOSPC, or a replicated chunk's). kNoSpace leaves them pending.
+  IoResult<Unit> dispatch_from_cursor();
   PutMessageResult append_encoded(Encoded& enc, int64_t now_ms);
   PutMessageResult prepare_message(const MessageToStore& msg, int64_t now_ms, Encoded& enc) const;
   PutMessageResult prepare_messages(const BatchToStore& batch, int64_t now_ms, Encoded& enc) const;
@@ -428,8 +498,17 @@ class MessageStore {
 
   std::atomic<bool> writable_{true};
   std::atomic<bool> disk_full_{false};
+  // Owner thread writes; any thread reads (status).
+  std::atomic<bool> dispatch_pending_{false};
   mutable std::mutex reason_mu_;
   std::string unwritable_reason_;
+  // Under reason_mu_: why the disk counts as full (disk_full_ = either).
+  bool full_ratio_ = false, full_no_space_ = false;
+  std::string ratio_reason_, no_space_reason_;
+  int64_t last_disk_check_ms_ = INT64_MIN / 2;  // owner thread
+  DiskSpaceProbe probe_ = probe_disk_space;
+  // The last measured usage (0..1; -1 before any), for the refusal's remark.
+  mutable std::atomic<double> last_used_ratio_{-1};
   // Store time of the last appended record, read by flush() for the checkpoint.
   std::atomic<int64_t> last_store_timestamp_{0};
   std::vector<CommitLogDispatcher*> dispatchers_;
