@@ -362,7 +362,7 @@ Result<std::vector<BrokerConfig::DLedgerPeer>, std::string> parse_dledger_peers(
     bool digits = !port.empty() && port.size() <= 5;
     for (char c : port) {
       if (c < '0' || c > '9') digits = false;
-      v = v * 10 + (c - '0');
+      else if (digits) v = v * 10 + (c - '0');  // at most 5 digits: no overflow
     }
     if (!digits || v < 1 || v > 65535) return fail(which + ": port '" + port + "' is not in [1, 65535]");
     p.port = static_cast<int32_t>(v);

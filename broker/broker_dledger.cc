@@ -10,6 +10,7 @@
 //    answered when they commit.
 #include "broker/broker.h"
 #include "codec/codes.h"
+#include "codec/fastjson.h"
 
 namespace mq {
 
@@ -47,7 +48,7 @@ void Broker::register_dledger_processors() {
     if (!dledger_) return ctx.respond_code(response_code::kSystemError, "not a DLedger broker");
     RemotingCommand resp;
     resp.code = response_code::kSuccess;
-    resp.body = dledger_->status_json().dump();
+    resp.body = dledger_->status_json().dump(-1, ' ', false, kJsonReplace);
     ctx.respond(std::move(resp));
   });
   server_.register_handler(request_code::kDLedgerTransferLeadership, [this](const RequestContext& ctx, RemotingCommand& req) {

@@ -186,7 +186,9 @@ std::string json_string(const nlohmann::json& obj, std::string_view key, std::st
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return fallback;
   if (it->is_string()) return it->get<std::string>();
-  return it->dump();
+  // Bytes from the wire may hold invalid UTF-8 (our parser keeps them as sent): dumping must not
+  // throw, it replaces them.
+  return it->dump(-1, ' ', false, kJsonReplace);
 }
 
 bool json_bool(const nlohmann::json& obj, std::string_view key, bool fallback) {

@@ -33,6 +33,9 @@ inline constexpr int32_t kEntryMagic = 1;
 inline constexpr int32_t kBlankMagic = -1;
 inline constexpr size_t kEntryHeaderSize = 48;  // DLedger BODY_OFFSET
 inline constexpr size_t kEntryPosOffset = 24;   // DLedger POS_OFFSET
+// The largest DLedger index an entry may carry: the disk log's index unit of entry n sits at byte
+// n * 32, which must not overflow (a damaged data file or a hostile peer can claim any index).
+inline constexpr int64_t kMaxDLedgerIndex = int64_t{1} << 57;
 
 inline uint32_t entry_body_crc(std::string_view body) { return crc32(body); }
 
@@ -100,7 +103,7 @@ inline std::optional<DecodedEntry> decode_entry(ByteReader& r, bool accept_unche
   d.body_crc = r.u32();
   const int32_t body_len = r.i32();
   if (!r.ok() || body_len < 0 || static_cast<int64_t>(size) != static_cast<int64_t>(kEntryHeaderSize) + body_len ||
-      index < 0 || term < 0 || (channel != 0 && channel != 1))
+      index < 0 || index > kMaxDLedgerIndex || term < 0 || (channel != 0 && channel != 1))
     return std::nullopt;
   std::string_view body = r.bytes(static_cast<size_t>(body_len));
   d.unchecked = accept_unchecked && d.chain_crc == 0 && d.body_crc == 0;

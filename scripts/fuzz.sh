@@ -1,30 +1,23 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target of the wire and message decoders with clang (ASan + UBSan) and runs
-# it for a bounded time (default 60 s). Not part of the test command; the test suite runs a seeded
-# random corpus through the same decoders instead (tests/codec/frame_fuzz_test.cc).
-#   bash scripts/fuzz.sh [seconds]
+# Builds the libFuzzer targets (tests/fuzz: clang-14, ASan + UBSan, seeds cut from the reference
+# fixtures) into build-fuzz/ and runs each for a bounded time, one after the other, keeping a corpus
+# per target in build-fuzz/fuzz/corpus/<target> that grows from run to run. Prints, per target, the
+# executions done (libFuzzer's stat::number_of_executed_units), exec/s and crashes found (inputs in
+# build-fuzz/fuzz/artifacts/<target>/); exits non-zero if any target crashed.
+#   bash scripts/fuzz.sh [seconds-per-target (default 300)] [target...]
+# Targets: fuzz_frame fuzz_message fuzz_json fuzz_ha fuzz_raft fuzz_config fuzz_store_recovery.
+# The test command runs each for 20 s (ctest -L fuzz).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-seconds="${1:-60}"
-command -v clang++-14 >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends clang-14 libclang-rt-14-dev; }
+seconds="${1:-300}"
+shift || true
+targets=("$@")
+[ "${#targets[@]}" -gt 0 ] || targets=(fuzz_frame fuzz_message fuzz_json fuzz_ha fuzz_raft fuzz_config fuzz_store_recovery)
+command -v clang++-14 >/dev/null 2>&1 || bash "$root/scripts/setup.sh"
 out="$root/build-fuzz"
-mkdir -p "$out/corpus"
-clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I"$root" \
-  "$root/tests/fuzz/decoders_fuzzer.cc" \
-  "$root"/codec/{json_lex,remoting_command,fastjson,route_data,message}.cc \
-  "$root"/base/{check,hash,log,clock}.cc -lz -o "$out/decoders_fuzzer"
-# Seed the corpus with real frames from the Java fixtures.
-python3 - "$root/../shared/fixtures/wire" "$out/corpus" <<'PY'
-import base64, json, os, struct, sys, glob
-src, dst = sys.argv[1], sys.argv[2]
-n = 0
-for f in glob.glob(os.path.join(src, '*.jsonl')):
-    for line in open(f):
-        r = json.loads(line)
-        h = r['header'].encode(); b = base64.b64decode(r['body_b64'])
-        frame = struct.pack('>ii', 4 + len(h) + len(b), len(h)) + h + b
-        open(os.path.join(dst, 'seed%d' % n), 'wb').write(frame); n += 1
-        if b:
-            open(os.path.join(dst, 'body%d' % n), 'wb').write(b)
-PY
-"$out/decoders_fuzzer" -max_total_time="$seconds" -max_len=65536 -artifact_prefix="$out/" "$out/corpus"
+bash "$root/tests/fuzz/fuzz_build.sh" "$out" "${MQ_FIXTURES_DIR:-}"
+failed=0
+for t in "${targets[@]}"; do
+  bash "$root/tests/fuzz/run_fuzzer.sh" "$out" "$t" "$seconds" long || failed=1
+done
+exit "$failed"

@@ -6,7 +6,11 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libuv1-dev nlohmann-json3-dev libtomlplusplus-dev doctest-dev libjemalloc-dev zlib1g-dev libisal-dev
       python3 procps
       # RocketMQ 4.9.4's Java client and mqadmin (../shared/java-client), a second real client in tests
-      default-jdk-headless libnetty-java libjctools-java)
+      default-jdk-headless libnetty-java libjctools-java
+      # libFuzzer targets (tests/fuzz): clang 14 and its runtime libraries (libclang_rt.fuzzer*.a, ASan, UBSan)
+      clang-14 libclang-rt-14-dev
+      # the fault harness (tests/fault): ip (namespaces, bridges), mkfs.ext4, losetup and mount
+      iproute2 e2fsprogs util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

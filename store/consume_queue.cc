@@ -89,6 +89,11 @@ IoResult<Unit> ConsumeQueue::write_units_at(int64_t queue_offset, const std::str
 }
 
 IoResult<Unit> ConsumeQueue::prepare_for(int64_t queue_offset, size_t n) {
+  // The queue offset comes from a record (the CommitLog, a replicated stream): beyond any real
+  // queue, and its byte position must not overflow.
+  if (queue_offset < 0 || queue_offset > kMaxQueueOffset - static_cast<int64_t>(n))
+    return make_error(IoError::kCorrupt, "consume queue " + topic_ + "/" + std::to_string(queue_id_) +
+                                             ": queue offset " + std::to_string(queue_offset) + " out of range");
   if (files_.empty()) {
     // First file of the queue: it starts at the file boundary below queue_offset, and the units
     // before queue_offset are fillers (RocketMQ's fillPreBlank).
@@ -120,6 +125,15 @@ IoResult<Unit> ConsumeQueue::put_units(int64_t queue_offset, const CqUnit* units
   if (queue_offset < max) skip = static_cast<size_t>(std::min<int64_t>(max - queue_offset, n));
   if (skip == n) return Unit{};
   int64_t start = queue_offset + static_cast<int64_t>(skip);
+  if (start - max > files_.file_size() / kCqUnitSize) {
+    // Fillers cover a few lost units; a unit further ahead than one file is a damaged queue offset
+    // (a flipped bit in a record's QUEUEOFFSET, which the body CRC does not cover), and filling
+    // the gap would write up to 2^63 units.
+    return make_error(IoError::kCorrupt, "consume queue " + topic_ + "/" + std::to_string(queue_id_) +
+                                             ": queue offset " + std::to_string(start) + " is " +
+                                             std::to_string(start - max) + " units past the queue's end " +
+                                             std::to_string(max));
+  }
   if (start > max) {
     log_.warn("consume queue " + topic_ + "/" + std::to_string(queue_id_) + ": gap " +
               std::to_string(max) + ".." + std::to_string(start) + " filled with fillers");

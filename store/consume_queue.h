@@ -24,6 +24,9 @@
 namespace mq::store {
 
 inline constexpr int64_t kCqUnitSize = 20;
+// The largest queue offset a unit may have (its byte position, offset * 20, fits an int64 with
+// room to spare); put_units refuses larger ones as corrupt.
+inline constexpr int64_t kMaxQueueOffset = (int64_t{1} << 62) / kCqUnitSize;
 inline constexpr int32_t kCqFillerSize = INT32_MAX;
 
 struct CqUnit {
@@ -52,7 +55,8 @@ class ConsumeQueue {
   int64_t max_physic_offset() const { return max_physic_offset_.load(std::memory_order_acquire); }
 
   // Writes units for queue offsets [queue_offset, queue_offset + n). Units already present are left
-  // alone (re-dispatch after recovery); a gap is filled with filler units and logged.
+  // alone (re-dispatch after recovery); a gap of at most one file of units is filled with filler
+  // units and logged, a larger one (or an offset above kMaxQueueOffset) is refused as kCorrupt.
   IoResult<Unit> put_units(int64_t queue_offset, const CqUnit* units, size_t n);
   // Creates whatever file put_units(queue_offset, n units) will need (the first file with its
   // fillers, or the next one), so a full disk shows up before the CommitLog record is written.

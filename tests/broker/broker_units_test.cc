@@ -260,6 +260,9 @@ TEST_CASE("DLedger peers: <id>-<host>:<port> entries, the id before the first '-
   CHECK(why("-h:1") == "entry 1 '-h:1': id '' is not letters then digits (e.g. n0)");
   CHECK(why("n0-h") == "entry 1 'n0-h': address 'h' is not <host>:<port>");
   CHECK(why("n0-:1") == "entry 1 'n0-:1': address ':1' is not <host>:<port>");
+  // Found by fuzz_config: a long port text once overflowed while its digits were summed.
+  CHECK(why("n0-127.0.0.1:99999999999999999999") ==
+        "entry 1 'n0-127.0.0.1:99999999999999999999': port '99999999999999999999' is not in [1, 65535]");
   CHECK(why("n0-h:") == "entry 1 'n0-h:': port '' is not in [1, 65535]");
   CHECK(why("n0-h:0") == "entry 1 'n0-h:0': port '0' is not in [1, 65535]");
   CHECK(why("n0-h:65536") == "entry 1 'n0-h:65536': port '65536' is not in [1, 65535]");

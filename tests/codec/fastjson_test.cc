@@ -57,3 +57,13 @@ TEST_CASE("invalid UTF-8 from a peer never makes a dump throw (found by libFuzze
   CHECK(out.find("\xEF\xBF\xBD") != std::string::npos);  // U+FFFD stands in for the bad byte
   CHECK_NOTHROW(dump_fastjson(*j));
 }
+
+// Found by fuzz_json: a heartbeat whose field held an object with invalid UTF-8 inside made
+// json_string's dump() throw, and the exception ended the broker.
+TEST_CASE("json_string of a non-string value with invalid UTF-8 does not throw") {
+  auto j = parse_fastjson(std::string("{\"clientID\":{\"a\":\"x\xCE\"}}"));
+  REQUIRE(j.ok());
+  std::string s;
+  CHECK_NOTHROW(s = json_string(*j, "clientID", ""));
+  CHECK(s.find("\"a\"") != std::string::npos);
+}

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the libFuzzer targets (tests/fuzz/fuzz_*.cc), one folder per target,
+cut from the reference fixtures (../shared/fixtures: wire captures, the Java 4.9.4 stores and the
+DLedger group) and the config files in conf/. Nothing here is copied into the repository; the fuzz
+build runs this script (tests/fuzz/CMakeLists.txt).
+
+    make_seeds.py --fixtures DIR --conf DIR --out DIR
+"""
+import argparse, base64, glob, json, os, struct, zlib
+
+ap = argparse.ArgumentParser()
+ap.add_argument('--fixtures', required=True)
+ap.add_argument('--conf', required=True)
+ap.add_argument('--out', required=True)
+args = ap.parse_args()
+FIX = args.fixtures
+counts = {}
+
+
+def seed(target, name, data):
+    d = os.path.join(args.out, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), 'wb') as f:
+        f.write(data)
+    counts[target] = counts.get(target, 0) + 1
+
+
+def section(kind, data):
+    return struct.pack('>BI', kind, len(data)) + data
+
+
+def read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+# ---- wire captures: frames, headers, bodies ----------------------------------------------------
+LANG = {'JAVA': 0, 'CPP': 1, 'DOTNET': 2, 'PYTHON': 3, 'DELPHI': 4, 'ERLANG': 5, 'RUBY': 6, 'OTHER': 7,
+        'HTTP': 8, 'GO': 9, 'PHP': 10, 'OMS': 11}
+
+
+def binary_header(h):
+    out = struct.pack('>hbhii', h.get('code', 0), LANG.get(h.get('language', 'JAVA'), 0), h.get('version', 0),
+                      h.get('opaque', 0), h.get('flag', 0))
+    remark = h.get('remark')
+    if remark:
+        r = remark.encode()
+        out += struct.pack('>i', len(r)) + r
+    else:
+        out += struct.pack('>i', 0)
+    ext = b''
+    for k, v in (h.get('extFields') or {}).items():
+        kb, vb = k.encode(), str(v).encode()
+        ext += struct.pack('>h', len(kb)) + kb + struct.pack('>i', len(vb)) + vb
+    return out + struct.pack('>i', len(ext)) + ext
+
+
+def frame(header, body, serialize_type=0):
+    return struct.pack('>ii', 4 + len(header) + len(body), (serialize_type << 24) | len(header)) + header + body
+
+
+frames = []  # (conversation file, conn+dir, header dict, header bytes, body)
+for path in sorted(glob.glob(os.path.join(FIX, 'wire', '*.jsonl'))):
+    for line in open(path, encoding='utf-8'):
+        r = json.loads(line)
+        hb = r['header'].encode()
+        body = base64.b64decode(r['body_b64']) if not r.get('body_truncated') else b''
+        frames.append((os.path.basename(path), r['conn'] + r['dir'], json.loads(r['header']), hb, body))
+
+streams = {}
+for i, (fname, key, h, hb, body) in enumerate(frames):
+    f = frame(hb, body)
+    if len(f) <= 16384:
+        seed('fuzz_frame', 'frame%03d' % i, b'\xff' + f)
+    if i % 3 == 0:
+        try:
+            bh = binary_header(h)
+            seed('fuzz_frame', 'binframe%03d' % i, b'\x10' + frame(bh, body[:2048], 1))
+        except struct.error:
+            pass
+    s = streams.setdefault(fname + key, b'')
+    if len(s) + len(f) <= 16384:
+        streams[fname + key] = s + f
+    if body:
+        if body[:1] in (b'{', b'['):
+            seed('fuzz_json', 'body%03d' % i, body)
+        elif h.get('code') in (103,) and (h.get('extFields') or {}).get('compressed') == 'true':
+            seed('fuzz_json', 'zbody%03d' % i, body)
+        if h.get('code') in (310, 320, 10):
+            seed('fuzz_message', 'sendbody%03d' % i, body)
+        if h.get('code') == 0 and body[:4] != b'' and len(body) >= 92 and body[4:8] in (b'\xda\xa3\x20\xa7', b'\xda\xa3\x20\xab'):
+            seed('fuzz_message', 'pullbody%03d' % i, body[:16384])
+for n, (k, s) in enumerate(sorted(streams.items())):
+    seed('fuzz_frame', 'stream%02d' % n, bytes([n * 37 % 256]) + s)
+
+# ---- message records from the stores ----------------------------------------------------------
+def records(buf):
+    pos = 0
+    while pos + 8 <= len(buf):
+        size, magic = struct.unpack_from('>iI', buf, pos)
+        if magic not in (0xDAA320A7, 0xDAA320AB) or size <= 0 or pos + size > len(buf):
+            return
+        yield pos, buf[pos:pos + size]
+        pos += size
+
+
+cl0 = read(os.path.join(FIX, 'java494-store', 'commitlog', '00000000000000000000'))
+recs = list(records(cl0))
+for n, (pos, rec) in enumerate(recs[:60]):
+    seed('fuzz_message', 'record%02d' % n, rec)
+    if n < 20:
+        # the properties string and the offset msg id of the record
+        body_len = struct.unpack_from('>i', rec, 84)[0]
+        tl = rec[88 + body_len]
+        plen_at = 88 + body_len + 1 + tl
+        plen = struct.unpack_from('>h', rec, plen_at)[0]
+        seed('fuzz_message', 'props%02d' % n, rec[plen_at + 2:plen_at + 2 + plen])
+        seed('fuzz_message', 'msgid%02d' % n, (bytes([127, 0, 0, 1]) + struct.pack('>iq', 10911, pos)).hex().upper().encode())
+seed('fuzz_message', 'pull0', b''.join(r for _, r in recs[:8]))
+seed('fuzz_message', 'blank', struct.pack('>iI', 1024, 0xCBD43194))
+
+# ---- JSON files of the stores and the namesrv --------------------------------------------------
+for store in ('java494-store', 'java494-store-killed', 'java494-dledger/n0'):
+    for p in sorted(glob.glob(os.path.join(FIX, store, 'config', '*.json'))):
+        seed('fuzz_json', store.replace('/', '_') + '_' + os.path.basename(p), read(p))
+seed('fuzz_json', 'kvconfig', b'{"configTable":{"ORDER_TOPIC_CONFIG":{"T":"broker-a:4"}}}')
+seed('fuzz_json', 'heartbeat', json.dumps({"clientID": "127.0.0.1@1", "producerDataSet": [{"groupName": "P"}],
+                                           "consumerDataSet": [{"groupName": "G", "consumeType": "CONSUME_PASSIVELY",
+                                                                "messageModel": "CLUSTERING",
+                                                                "subscriptionDataSet": [{"topic": "T", "subString": "A || B",
+                                                                                         "tagsSet": ["A", "B"], "codeSet": [65, 66],
+                                                                                         "subVersion": 1}]}]}).encode())
+seed('fuzz_json', 'fastjson_keys', b'{"brokerAddrs":{0:"127.0.0.1:10911",1:"127.0.0.1:10921"},'
+                                   b'"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:5}}')
+
+# ---- HA transfer streams -----------------------------------------------------------------------
+def transfer(offset, body):
+    return struct.pack('>qi', offset, len(body)) + body
+
+
+ha = transfer(0, b'')
+for off in range(0, 32768, 4096):
+    ha += transfer(off, cl0[off:off + 4096])
+seed('fuzz_ha', 'stream64k', b'\x10\x06' + ha)
+seed('fuzz_ha', 'heartbeats', b'\x00\x06' + transfer(0, b'') + transfer(0, b''))
+end = recs[10][0] if len(recs) > 10 else 0
+seed('fuzz_ha', 'records10', b'\x03\x06' + transfer(0, cl0[:end]) + transfer(end, b''))
+
+# ---- Raft messages and DLedger entries ----------------------------------------------------------
+def dledger_entries(buf):
+    pos = 0
+    while pos + 48 <= len(buf):
+        magic, size = struct.unpack_from('>ii', buf, pos)
+        if magic != 1 or size < 48 or pos + size > len(buf):
+            return
+        yield pos, buf[pos:pos + size]
+        pos += size
+
+
+def wire_entry(index, term, body, channel=0):
+    # raft index -> DLedger index - 1, pos -1, chainCrc 0, bodyCrc filled
+    return struct.pack('>iiqqqiIIi', 1, 48 + len(body), index - 1, term, -1, channel, 0,
+                       zlib.crc32(body) & 0xffffffff, len(body)) + body
+
+
+def raft_msg(mtype, group=b'g', frm=0, to=1, term=2, index=0, log_term=0, commit=0, push_type=0, flags=0,
+             reject_hint=0, hint_term=0, entries=()):
+    out = struct.pack('>BBBBH', 1, mtype, push_type, flags, len(group)) + group
+    out += struct.pack('>IIqqqqqq', frm, to, term, index, log_term, commit, reject_hint, hint_term)
+    out += struct.pack('>I', len(entries)) + b''.join(entries)
+    return out
+
+
+def membership(voters, learners=(), addresses=None):
+    out = struct.pack('>BI', 2 if addresses else 1, len(voters)) + b''.join(struct.pack('>I', v) for v in voters)
+    out += struct.pack('>I', len(learners)) + b''.join(struct.pack('>I', v) for v in learners)
+    if addresses:
+        out += struct.pack('>I', len(addresses))
+        for nid, a in sorted(addresses.items()):
+            out += struct.pack('>IH', nid, len(a)) + a
+    return out
+
+
+n0 = os.path.join(FIX, 'java494-dledger', 'n0', 'dledger-n0')
+d0 = read(os.path.join(n0, 'data', '00000000000000000000'))
+dl = list(dledger_entries(d0))
+for n, (pos, e) in enumerate(dl[:10]):
+    seed('fuzz_raft', 'dledger_entry%02d' % n, b'\x00' + e)
+bodies = [e[48:] for _, e in dl[:6]] or [b'x']
+mem = membership([0, 1, 2], [3], {0: b'127.0.0.1:40911', 1: b'127.0.0.1:40912'})
+msgs = {
+    'vote': section(3, raft_msg(3, frm=0, term=3, index=3, log_term=2)),
+    'prevote': section(1, raft_msg(1, frm=2, term=3, index=3, log_term=2)),
+    'heartbeat': section(5, raft_msg(5, frm=0, term=2, commit=3)),
+    'append': section(7, raft_msg(7, frm=0, term=2, index=3, log_term=2, commit=3,
+                                  entries=[wire_entry(4 + i, 2, b) for i, b in enumerate(bodies)])),
+    'truncate': section(7, raft_msg(7, frm=0, term=3, push_type=3, index=2, log_term=1, commit=2,
+                                    entries=[wire_entry(3, 3, b'x'), wire_entry(4, 3, mem, 1)])),
+    'compare': section(7, raft_msg(7, frm=0, term=2, push_type=2, index=3, log_term=2)),
+    'commit': section(7, raft_msg(7, frm=0, term=2, push_type=1, commit=3)),
+    'push_response': section(8, raft_msg(8, frm=2, term=2, index=3, flags=1, reject_hint=2, hint_term=1)),
+    'vote_response': section(4, raft_msg(4, frm=2, term=3)),
+    'timeout_now': section(9, raft_msg(9, frm=0, term=2, index=3)),
+}
+for k, v in msgs.items():
+    seed('fuzz_raft', k, v)
+seed('fuzz_raft', 'conversation', msgs['heartbeat'] + msgs['append'] + msgs['commit'] + msgs['vote'] + msgs['truncate'])
+seed('fuzz_raft', 'membership', b'\x00' + mem)
+
+# ---- config files -------------------------------------------------------------------------------
+for p in sorted(glob.glob(os.path.join(args.conf, '**', '*'), recursive=True)):
+    if os.path.isfile(p) and os.path.getsize(p) < 16384:
+        seed('fuzz_config', os.path.relpath(p, args.conf).replace('/', '_'), read(p))
+for m in ('java494-store.manifest.json', 'java494-dledger.manifest.json'):
+    try:
+        bc = json.load(open(os.path.join(FIX, m))).get('broker_config')
+    except Exception:
+        bc = None
+    if isinstance(bc, dict):
+        seed('fuzz_config', m + '.properties', ''.join('%s=%s\n' % kv for kv in bc.items()).encode())
+seed('fuzz_config', 'toml', b'brokerName = "b"\nlistenPort = 10911\nenableDLegerCommitLog = true\n'
+                            b'dLegerGroup = "g"\ndLegerPeers = "n0-127.0.0.1:40911;n1-127.0.0.1:40912"\n'
+                            b'dLegerSelfId = "n0"\n[store]\nx = 1.5\n')
+
+# ---- store recovery ----------------------------------------------------------------------------
+def store_seed(root, mode, cq_topic='FixtureTopicA'):
+    out = bytes([mode])
+    cl = os.path.join(root, 'commitlog')
+    names = sorted(os.listdir(cl))
+    out += section(0, read(os.path.join(cl, names[0])))
+    cq = os.path.join(root, 'consumequeue', cq_topic)
+    for kind, rel in ((2, '0/00000000000000000000'), (3, '0/00000000000000000600'), (4, '1/00000000000000000000')):
+        p = os.path.join(cq, rel)
+        if os.path.exists(p):
+            out += section(kind, read(p))
+    cp = os.path.join(root, 'checkpoint')
+    if os.path.exists(cp):
+        out += section(5, read(cp))
+    idx = sorted(glob.glob(os.path.join(root, 'index', '*')))
+    if idx:
+        out += section(6, read(idx[0]))
+    return out
+
+
+# mode: bit 1 CRC check, bit 2 index, bits 3-5 = 6 (64 KiB segments), bit 6 (30-unit CQ files)
+seed('fuzz_store_recovery', 'java_store', store_seed(os.path.join(FIX, 'java494-store'), 0x02 | 0x04 | (6 << 3) | 0x40))
+seed('fuzz_store_recovery', 'java_store_noindex', store_seed(os.path.join(FIX, 'java494-store'), 0x02 | (6 << 3) | 0x40))
+killed = os.path.join(FIX, 'java494-store-killed')
+if os.path.isdir(os.path.join(killed, 'commitlog')):
+    seed('fuzz_store_recovery', 'killed_store', store_seed(killed, 0x01 | 0x02 | (6 << 3) | 0x40))
+small = bytes([0x01 | 0x02 | (2 << 3)]) + section(0, cl0[:4096])
+seed('fuzz_store_recovery', 'small_segment', small)
+dl_seed = bytes([0x80 | 6]) + section(0, d0) + section(4, read(os.path.join(n0, 'index', '00000000000000000000'))[:2048])
+dl_seed += section(5, read(os.path.join(n0, 'currterm'))) + section(6, read(os.path.join(n0, 'checkpoint')))
+seed('fuzz_store_recovery', 'dledger_n0', dl_seed)
+def disk_entries(bodies):
+    # our own layout: real pos, bodyCrc and chainCrc (raft/entry_codec.h)
+    out, chain = b'', 0
+    for i, b in enumerate(bodies):
+        bcrc = zlib.crc32(b) & 0xffffffff
+        chain = zlib.crc32(struct.pack('>Iqq', chain, i, 1) + struct.pack('>I', bcrc)) & 0xffffffff
+        out += struct.pack('>iiqqqiIIi', 1, 48 + len(b), i, 1, len(out), 0, chain, bcrc, len(b)) + b
+    return out
+
+
+dl_small = bytes([0x80 | 2]) + section(0, disk_entries([b[:600] for b in bodies])[:4096])
+dl_small += section(5, b'voteLeader=n0\ncurrTerm=1\n')
+seed('fuzz_store_recovery', 'dledger_small', dl_small)
+
+print('seeds: ' + ', '.join('%s %d' % kv for kv in sorted(counts.items())))

@@ -1,0 +1,59 @@
+// Regressions found by the libFuzzer targets (tests/fuzz) in raft/.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "base/bytes.h"
+#include "raft/disk_log.h"
+#include "raft/entry_codec.h"
+#include "store/fault_fs.h"
+
+using namespace mq;
+using namespace mq::raft;
+
+// fuzz_store_recovery (UBSan, signed overflow in DiskLog::write_index_units): a data file whose first
+// entry claims DLedger index 7526676310723133440 was accepted by recovery, and its index unit's
+// position (index * 32) overflowed. decode_entry now refuses indexes above kMaxDLedgerIndex, so
+// recovery ends the log before such an entry.
+TEST_CASE("an entry claiming an index whose index-unit position overflows is not an entry") {
+  Entry e;
+  e.index = RaftIndex{7526676310723133440 + 1};
+  e.term = Term{1};
+  e.data = "x";
+  std::string bytes;
+  ByteWriter w(bytes);
+  encode_entry(w, e, 0, entry_chain_crc(0, e.index.value - 1, 1, entry_body_crc(e.data)));
+  ByteReader r(bytes);
+  CHECK_FALSE(decode_entry(r, false).has_value());
+
+  store::FaultInjectingFileSystem fs;
+  REQUIRE(fs.create_directories("/d/data").ok());
+  auto f = fs.open("/d/data/" + store::offset_to_file_name(0), true);
+  REQUIRE(f.ok());
+  REQUIRE((*f)->write_at(0, bytes.data(), bytes.size()).ok());
+  DiskLogOptions opt;
+  opt.data_file_size = 4096;
+  opt.index_file_size = 32 * 64;
+  auto log = DiskLog::open(fs, "/d", opt);
+  REQUIRE(log.ok());
+  CHECK((*log)->empty());
+  Entry next;
+  next.index = RaftIndex{1};
+  next.term = Term{1};
+  next.data = "y";
+  REQUIRE((*log)->append({next}).ok());
+  CHECK((*log)->last_index() == RaftIndex{1});
+}
+
+TEST_CASE("the largest allowed DLedger index still decodes") {
+  Entry e;
+  e.index = RaftIndex{kMaxDLedgerIndex + 1};
+  e.term = Term{2};
+  std::string bytes;
+  ByteWriter w(bytes);
+  encode_entry(w, e, -1, 0);
+  ByteReader r(bytes);
+  auto d = decode_entry(r, false);
+  REQUIRE(d.has_value());
+  CHECK(d->entry.index == e.index);
+}
