@@ -134,6 +134,10 @@ void TempDir::write(const std::string& name, const std::string& content) const {
   out << content;
 }
 
-std::string binary(const std::string& name) { return std::string(MQ_BINARY_DIR) + "/bin/" + name; }
+std::string binary(const std::string& name) {
+  // MQ_BIN_DIR: programs copied elsewhere (a long fault run keeps its own copies while the tree is rebuilt).
+  if (const char* dir = std::getenv("MQ_BIN_DIR"); dir != nullptr && *dir != '\0') return std::string(dir) + "/" + name;
+  return std::string(MQ_BINARY_DIR) + "/bin/" + name;
+}
 
 }  // namespace mq::test

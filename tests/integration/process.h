@@ -68,6 +68,6 @@ bool wait_until(Cond cond, std::chrono::milliseconds timeout) {
   return cond();
 }
 
-std::string binary(const std::string& name);  // path of a built program
+std::string binary(const std::string& name);  // path of a built program ($MQ_BIN_DIR overrides build/bin)
 
 }  // namespace mq::test
