@@ -297,7 +297,7 @@ int main(int argc, char** argv) {
   std::string faults_text;
   for (const auto& k : o.faults) faults_text += (faults_text.empty() ? "" : ",") + k;
   SAY("faults: %s (not available here: packet loss, delay and reordering, which need the kernel's sch_netem; "
-      "clock jumps, since no decision of the brokers reads wall time)",
+      "clock jumps, not injected yet: delay levels, timed messages, transaction checks and expiry read wall time)",
       faults_text.c_str());
 
   Network net;
