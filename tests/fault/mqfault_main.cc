@@ -155,16 +155,8 @@ class Injector {
     } else if (kind == "isolate" || kind == "isolate-leader") {
       int h = kind == "isolate-leader" ? leader_or_random() : random_host();
       f.hosts = {h};
-      if (!net_.isolate(h)) {
-        why = net_.error();
-        net_.heal();
-        return std::nullopt;
-      }
-      f.heal = [this](std::string& w) {
-        if (net_.heal()) return true;
-        w = net_.error();
-        return false;
-      };
+      if (!net_.isolate(h)) return refused(why);
+      f.heal = net_heal();
     } else if (kind == "halves" || kind == "bridge") {
       std::vector<int> order(n);
       for (int i = 0; i < n; ++i) order[i] = i;
@@ -180,16 +172,8 @@ class Injector {
         ok = net_.split(a, b);
         f.hosts = order;
       }
-      if (!ok) {
-        why = net_.error();
-        net_.heal();
-        return std::nullopt;
-      }
-      f.heal = [this](std::string& w) {
-        if (net_.heal()) return true;
-        w = net_.error();
-        return false;
-      };
+      if (!ok) return refused(why);
+      f.heal = net_heal();
     } else {
       why = "unknown fault kind '" + kind + "'";
       return std::nullopt;
@@ -198,6 +182,21 @@ class Injector {
   }
 
  private:
+  // Undoes every cut (all network faults share this heal).
+  std::function<bool(std::string&)> net_heal() {
+    return [this](std::string& w) {
+      if (net_.heal()) return true;
+      w = net_.error();
+      return false;
+    };
+  }
+  // A cut the kernel refused: undo what was made and say why.
+  std::optional<ActiveFault> refused(std::string& why) {
+    why = net_.error();
+    net_.heal();
+    return std::nullopt;
+  }
+
   Network& net_;
   Deployment& dep_;
   std::mt19937_64& rng_;
@@ -244,6 +243,14 @@ bool parse_args(int argc, char** argv, Options& o) {
     return false;
   }
   if (o.hold_s < 0) o.hold_s = std::max(1, std::min(o.fault_interval_s / 2, 10));
+  return true;
+}
+
+// Every group is led by its preferred member's host (DLedger: preferredLeaderId; master-slave: the master).
+bool preferred_leaders_lead(Deployment& dep) {
+  auto l = dep.leaders_per_host();
+  for (const auto& m : dep.members())
+    if (m.preferred && std::count(l[m.host].begin(), l[m.host].end(), m.broker_name) == 0) return false;
   return true;
 }
 
@@ -322,12 +329,7 @@ int main(int argc, char** argv) {
     }
     // DLedger: the first elections may pick any member; the preferred leaders take over soon after.
     test::wait_until(
-        [&] {
-          auto l = dep.leaders_per_host();
-          for (const auto& m : dep.members())
-            if (m.preferred && std::count(l[m.host].begin(), l[m.host].end(), m.broker_name) == 0) return false;
-          return true;
-        },
+        [&] { return preferred_leaders_lead(dep); },
         std::chrono::seconds(60));
     auto before = dep.leaders_per_host();
     SAY("hosts: %d, NameServers %s; leaders before: %s", dep.hosts(), dep.namesrv_list().c_str(),
@@ -424,12 +426,7 @@ int main(int argc, char** argv) {
     work.stop_sending();
     // DLedger: the preferred leaders take leadership back, so every host carries one leader again.
     bool symmetric = test::wait_until(
-        [&] {
-          auto l = dep.leaders_per_host();
-          for (const auto& m : dep.members())
-            if (m.preferred && std::count(l[m.host].begin(), l[m.host].end(), m.broker_name) == 0) return false;
-          return true;
-        },
+        [&] { return preferred_leaders_lead(dep); },
         std::chrono::seconds(60));
     auto after = dep.leaders_per_host();
     SAY("leaders after: %s (every group led: %s; each host leads its own group again: %s)", leaders_text(after).c_str(),
