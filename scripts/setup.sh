@@ -10,7 +10,10 @@ PKGS=(build-essential cmake ninja-build pkg-config
       # libFuzzer targets (tests/fuzz): clang 14 and its runtime libraries (libclang_rt.fuzzer*.a, ASan, UBSan)
       clang-14 libclang-rt-14-dev
       # the fault harness (tests/fault): ip (namespaces, bridges), mkfs.ext4, losetup and mount
-      iproute2 e2fsprogs util-linux)
+      iproute2 e2fsprogs util-linux
+      # packet loss, delay and reordering without sch_netem: iptables' NFQUEUE target and a
+      # userspace delayer (libnetfilter_queue); clock jumps per process: libfaketime
+      iptables libnetfilter-queue-dev faketime)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
