@@ -459,7 +459,8 @@ void Broker::persist_metadata() {
 }
 
 void Broker::housekeeping() {
-  auto [changed, dropped] = clients_.scan_expired(now_ms(), config_.channel_expired_timeout_ms);
+  // Monotonic time: a wall-clock jump must not make every client look silent (or never silent).
+  auto [changed, dropped] = clients_.scan_expired(clock_.monotonic_ms(), config_.channel_expired_timeout_ms);
   for (auto& weak : dropped)
     if (auto conn = weak.lock()) conn->close("client channel expired");
   for (const auto& group : changed) notify_consumer_ids_changed(group);

@@ -89,7 +89,8 @@ void Broker::register_admin_processors() {
     auto body = parse_fastjson(r.body);
     if (!body.ok() || !body->is_object()) return ctx.respond_code(rc::kSystemError, "heartbeat body is not JSON");
     auto conn = ctx.connection();
-    auto result = clients_.heartbeat(*body, ctx.connection_id(), conn, ctx.peer_address(), "JAVA", r.version, now_ms());
+    auto result = clients_.heartbeat(*body, ctx.connection_id(), conn, ctx.peer_address(), "JAVA", r.version,
+                                     clock_.monotonic_ms());
     bool topic_created = false;
     for (const auto& group : result.consumer_groups) {
       const SubscriptionGroupConfig* gc = groups_.find_or_create(group, config_.auto_create_subscription_group, now_ms());

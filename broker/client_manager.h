@@ -58,7 +58,8 @@ struct HeartbeatResult {
 
 class ClientManager {
  public:
-  // Applies a HEART_BEAT body (already parsed). Returns what changed.
+  // Applies a HEART_BEAT body (already parsed). Returns what changed. Times here are monotonic
+  // (Clock::monotonic_ms): they only measure silence.
   HeartbeatResult heartbeat(const nlohmann::json& body, uint64_t connection_id, std::weak_ptr<RemotingConnection> conn,
                             const std::string& client_addr, const std::string& language, int32_t version,
                             int64_t now_ms);

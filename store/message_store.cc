@@ -413,7 +413,7 @@ IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
   if (files.empty()) {
     for (auto* q : cqs)
       if (auto r = q->truncate_dirty(0); !r) return r.error();
-    dispatched_offset_ = 0;
+    set_dispatched_offset(0);
     return report;
   }
 
@@ -437,6 +437,13 @@ IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
         start = k;
         break;
       }
+    }
+    // The checkpoint's dispatch mark does not depend on the clock: never start after its file.
+    if (const int64_t mark = checkpoint_->dispatched_phy_offset(); mark > 0) {
+      size_t by_mark = 0;
+      for (size_t k = 0; k < files.size(); ++k)
+        if (files[k]->file_from_offset() <= mark) by_mark = k;
+      start = std::min(start, by_mark);
     }
   }
 
@@ -516,7 +523,7 @@ IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
 
   // Recovery ends the log at a record boundary (or a segment end after a BLANK), with every record
   // before it dispatched: replicated appends continue dispatching from there.
-  dispatched_offset_ = commit_log_.max_offset();
+  set_dispatched_offset(commit_log_.max_offset());
   // Queue offsets continue from the ConsumeQueues; min offsets follow the CommitLog.
   {
     std::lock_guard g(cq_mu_);
@@ -542,7 +549,7 @@ IoResult<RecoveryReport> MessageStore::recover_external() {
       end = std::max(end, q->max_physic_offset());
       queue_offsets_[topic + "-" + std::to_string(qid)] = q->max_offset();
     }
-  dispatched_offset_ = end;
+  set_dispatched_offset(end);
   external_end_.store(end);
   report.commit_log_end = end;
   return report;
@@ -938,7 +945,7 @@ PutMessageResult MessageStore::append_encoded(Encoded& enc, int64_t now_ms) {
   if (dispatched) {
     for (auto* d : dispatchers_)
       for (size_t i = 0; i < enc.records.size(); ++i) d->dispatch(enc.records[i], enc.tags_codes[i]);
-    dispatched_offset_ = wrote_offset + static_cast<int64_t>(enc.total_bytes);
+    set_dispatched_offset(wrote_offset + static_cast<int64_t>(enc.total_bytes));
   }
 
   res.status = PutMessageStatus::kPutOk;
@@ -1026,7 +1033,7 @@ IoResult<CommittedRecord> MessageStore::dispatch_committed(int64_t offset, std::
     slot = std::max(slot, rec.queue_offset + 1);
   }
   last_store_timestamp_.store(rec.store_timestamp, std::memory_order_release);
-  dispatched_offset_ = end;
+  set_dispatched_offset(end);
   external_end_.store(end, std::memory_order_release);
   return out;
 }
@@ -1077,7 +1084,7 @@ IoResult<Unit> MessageStore::append_replicated(int64_t start_offset, std::string
                                              std::to_string(start_offset) + " but this commit log ends at " +
                                              std::to_string(max_phy_offset()));
   if (data.empty()) return Unit{};
-  if (empty) dispatched_offset_ = start_offset;
+  if (empty) set_dispatched_offset(start_offset);
 
   IoResult<Unit> written = Unit{};
   size_t done = 0;
@@ -1150,7 +1157,7 @@ IoResult<Unit> MessageStore::dispatch_replicated() {
       const int64_t total = static_cast<int32_t>(get_be32(head));
       const uint32_t magic = get_be32(head + 4);
       if (magic == kBlankMagic) {
-        dispatched_offset_ = f->file_from_offset() + f->file_size();
+        set_dispatched_offset(f->file_from_offset() + f->file_size());
         break;
       }
       if (magic != kMessageMagicV1 && magic != kMessageMagicV2) return bad("bad magic code");
@@ -1185,7 +1192,7 @@ IoResult<Unit> MessageStore::dispatch_replicated() {
         slot = std::max(slot, rec.queue_offset + 1);
       }
       last_store_timestamp_.store(rec.store_timestamp, std::memory_order_release);
-      dispatched_offset_ = offset + total;
+      set_dispatched_offset(offset + total);
       at += static_cast<size_t>(total);
     }
   }
@@ -1195,8 +1202,10 @@ IoResult<Unit> MessageStore::dispatch_replicated() {
 // Worker calls
 
 IoResult<int64_t> MessageStore::flush() {
-  // Read the timestamp before the positions: the record it belongs to is then below what we flush.
+  // Read the timestamp and the dispatch mark before the positions: the records they belong to are
+  // then below what we flush.
   int64_t ts = last_store_timestamp_.load(std::memory_order_acquire);
+  const int64_t mark = reader_ ? 0 : dispatched_mark_.load(std::memory_order_acquire);
   auto cl = reader_ ? IoResult<int64_t>(external_end_.load()) : commit_log_.flush();
   if (!cl) {
     set_unwritable("flush commit log: " + cl.detail());
@@ -1215,9 +1224,14 @@ IoResult<int64_t> MessageStore::flush() {
     }
   }
   // The checkpoint is rewritten only when it changes, so an idle interval flush costs no fsync.
-  if (checkpoint_ && ts > checkpoint_->physic_msg_timestamp()) {
-    checkpoint_->set_physic_msg_timestamp(ts);
-    checkpoint_->set_logics_msg_timestamp(ts);
+  // Timestamps only move forward (after the clock jumps back they wait); the mark follows the
+  // dispatch, also back after a truncation.
+  if (checkpoint_ && (ts > checkpoint_->physic_msg_timestamp() || mark != checkpoint_->dispatched_phy_offset())) {
+    if (ts > checkpoint_->physic_msg_timestamp()) {
+      checkpoint_->set_physic_msg_timestamp(ts);
+      checkpoint_->set_logics_msg_timestamp(ts);
+    }
+    checkpoint_->set_dispatched_phy_offset(mark);
     if (auto r = checkpoint_->flush(); !r) {
       set_unwritable("flush checkpoint: " + r.detail());
       return r.error();

@@ -513,6 +513,13 @@ class MessageStore {
   std::atomic<int64_t> last_store_timestamp_{0};
   std::vector<CommitLogDispatcher*> dispatchers_;
   int64_t dispatched_offset_ = 0;  // owner thread
+  // A copy of dispatched_offset_ for the flush worker: what it flushes covers the units of every
+  // record below it, which the checkpoint then records (checkpoint.h says why).
+  std::atomic<int64_t> dispatched_mark_{0};
+  void set_dispatched_offset(int64_t v) {
+    dispatched_offset_ = v;
+    dispatched_mark_.store(v, std::memory_order_release);
+  }
   CommitLogReader* reader_ = nullptr;      // DLedger mode
   std::atomic<int64_t> external_end_{0};  // DLedger mode: end of the last dispatched record
   bool opened_ = false;

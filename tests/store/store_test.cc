@@ -538,6 +538,42 @@ TEST_CASE("SYNC_FLUSH claim: after an OS crash every flushed put survives, nothi
   }
 }
 
+TEST_CASE("after the clock jumps back, an OS crash loses no ConsumeQueue unit of a flushed put") {
+  // Store timestamps are wall-clock time. Records written after a backward jump are stamped older
+  // than the checkpoint, so the timestamp rule alone would start the re-dispatch at the newest file
+  // and skip the units of earlier records whose CommitLog bytes were synced (SYNC_FLUSH) but whose
+  // units were not. The checkpoint's dispatch mark keeps the start at or before them.
+  FaultInjectingFileSystem fs;
+  std::vector<std::string> bodies;
+  {
+    MessageStore s(small_config("/s", 2048, 8), fs, quiet_log());
+    REQUIRE(s.open().ok());
+    const int64_t before_jump_ms = 1'800'000'000'000;
+    for (int i = 0; i < 5; ++i) {
+      bodies.push_back("before-" + std::to_string(i));
+      REQUIRE(s.put_message(make_msg("J", 0, bodies.back()), before_jump_ms + i).ok());
+    }
+    REQUIRE(s.flush().ok());  // checkpoint: timestamp before_jump_ms + 4
+    const int64_t after_jump_ms = before_jump_ms - 3'600'000;
+    for (int i = 0; i < 40; ++i) {  // several 2 KiB segments
+      bodies.push_back("after-" + std::to_string(i) + std::string(100, 'a'));
+      REQUIRE(s.put_message(make_msg("J", 0, bodies.back()), after_jump_ms + i).ok());
+      if (i == 10) REQUIRE(s.flush().ok());  // the timestamp stays; the dispatch mark moves
+    }
+    REQUIRE(s.max_phy_offset() > 3 * 2048);  // four segments or more
+    REQUIRE(s.flush_commit_log().ok());  // group commit: the CommitLog only
+    fs.crash();
+  }
+  MessageStore s(small_config("/s", 2048, 8), fs, quiet_log());
+  auto rep = s.open();
+  REQUIRE_MESSAGE(rep.ok(), (rep.ok() ? "" : rep.detail()));
+  CHECK(rep->abnormal);
+  std::vector<std::string> keep;
+  auto all = read_all(s, "J", 0, keep);
+  REQUIRE_MESSAGE(all.size() == bodies.size(), "expected every synced put (", bodies.size(), ") back, got ", all.size());
+  for (size_t i = 0; i < all.size(); ++i) CHECK(std::string(all[i].body) == bodies[i]);
+}
+
 TEST_CASE("disk full: puts get SERVICE_NOT_AVAILABLE, the store stays readable and reopens intact") {
   FaultInjectingFileSystem fs;
   fs.set_capacity_bytes(4096 * 2 + 4096 + 1000);  // two commit log files, checkpoint, some CQ
