@@ -36,6 +36,9 @@ Result<Unit, std::string> Broker::open_dledger() {
   DLedgerService::Callbacks cb;
   cb.on_committed = [this](const store::CommittedRecord& r) { on_dledger_committed(r); };
   cb.on_role_change = [this](raft::Role, bool ready, raft::NodeId) { on_dledger_role_change(ready); };
+  cb.store_full_reason = [this] {
+    return store_ && store_->is_disk_full() ? store_->disk_full_reason() : std::string();
+  };
   // Until the first election says otherwise this member is a follower.
   config_.broker_role = BrokerRole::kSlave;
   config_.broker_id = static_cast<int64_t>(std::max<uint32_t>(config_.dledger_self_node + 1, 1));

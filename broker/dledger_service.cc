@@ -215,6 +215,13 @@ void DLedgerService::shutdown() {
 // Inputs
 
 void DLedgerService::on_tick() {
+  if (!waiting_for_space_ && !broken_ && cb_.store_full_reason)
+    if (std::string full = cb_.store_full_reason(); !full.empty()) wait_for_space(nullptr, "the broker's store: " + full);
+  if (waiting_for_space_) {
+    expire_pending();
+    recheck_space();
+    return;
+  }
   feed(Input{0});
   expire_pending();
   const int64_t now = clock_.monotonic_ms();
@@ -230,7 +237,9 @@ void DLedgerService::set_isolated(bool isolated) {
 }
 
 void DLedgerService::feed(Input in) {
-  if (!node_ || broken_) return;
+  // While the disk is full the member is silent, as if it were down: the leader keeps resending
+  // what this follower lacks, and a leader's followers elect another once its heartbeats stop.
+  if (!node_ || broken_ || waiting_for_space_) return;
   if (isolated_ && std::holds_alternative<raft::Message>(in)) return;
   inbox_.push_back(std::move(in));
   schedule_pump();
@@ -254,9 +263,10 @@ void DLedgerService::propose(std::vector<std::string> records, store::PutMessage
   p->store_host = store_host;
   p->cb = std::move(cb);
   p->deadline_ms = clock_.monotonic_ms() + opt_.max_wait_ack_ms;
-  if (!node_ || broken_ || !leader_ready_) {
+  if (!node_ || broken_ || waiting_for_space_ || !leader_ready_) {
     return complete(*p, store::PutMessageStatus::kServiceNotAvailable,
                     broken_ ? broken_reason_
+                    : waiting_for_space_ ? space_reason_
                             : "DLedger member " + peer_name(opt_.self) + " is not the leader (leader: " +
                                   (leader_id().empty() ? std::string("unknown") : leader_id()) + ")");
   }
@@ -267,8 +277,9 @@ void DLedgerService::propose(std::vector<std::string> records, store::PutMessage
 void DLedgerService::pump() {
   if (pumping_ || !node_) return;
   pumping_ = true;
-  while (!broken_) {
-    if (!persist_in_flight_) {
+  while (!broken_ && !waiting_for_space_) {
+    // A Ready whose writes met a full disk is finished before anything new is stepped.
+    if (!persist_in_flight_ && !unpersisted_ready_) {
       while (!inbox_.empty()) {
         Input in = std::move(inbox_.front());
         inbox_.pop_front();
@@ -307,12 +318,22 @@ void DLedgerService::pump() {
         pending_[p->first.value] = p;
       }
     }
-    if (persist_in_flight_ || !node_->has_ready()) break;
-    auto rd = std::make_shared<raft::Ready>(node_->ready());
+    if (persist_in_flight_) break;
+    std::shared_ptr<raft::Ready> rd;
+    if (unpersisted_ready_) {
+      rd = std::move(unpersisted_ready_);  // written again now that there is room
+    } else {
+      if (!node_->has_ready()) break;
+      rd = std::make_shared<raft::Ready>(node_->ready());
+    }
     if (!rd->entries.empty()) {
       auto a = disk_log_->append(rd->entries);
       if (!a.ok()) {
-        stop_writes("DLedger log append: " + a.detail());
+        if (a.code() == raft::DiskError::kNoSpace) {
+          wait_for_space(std::move(rd), "DLedger log append: " + a.detail());
+        } else {
+          stop_writes("DLedger log append: " + a.detail());
+        }
         break;
       }
     }
@@ -320,7 +341,11 @@ void DLedgerService::pump() {
         (rd->hard_state->term != persisted_hs_.term || rd->hard_state->vote != persisted_hs_.vote)) {
       auto s = raft::save_hard_state(fs_, opt_.dir, *rd->hard_state, [this](raft::NodeId n) { return peer_name(n); });
       if (!s.ok()) {
-        stop_writes("DLedger currterm: " + s.detail());
+        if (s.code() == raft::DiskError::kNoSpace) {
+          wait_for_space(std::move(rd), "DLedger currterm: " + s.detail());
+        } else {
+          stop_writes("DLedger currterm: " + s.detail());
+        }
         break;
       }
     }
@@ -532,6 +557,43 @@ void DLedgerService::flush_data(bool and_checkpoint) {
       });
 }
 
+// A full disk is not a broken one: the writes that failed changed nothing (DiskLog::append rolls
+// back; the term file is replaced by rename), so the member stops stepping and waits (`rd` is null
+// when the broker's store reported the full disk first). Once the
+// disk has room for a new data file and index file, the same Ready is written again and the cycle
+// goes on as if the writes had been slow. Meanwhile the member neither votes nor acknowledges, so
+// the others carry on without it (a leader loses its leadership after one election timeout).
+void DLedgerService::wait_for_space(std::shared_ptr<raft::Ready> rd, const std::string& why) {
+  unpersisted_ready_ = std::move(rd);
+  waiting_for_space_ = true;
+  space_reason_ = "the DLedger log's disk is full (" + why + "); the member resumes when space returns";
+  log_.error("DLedger member pauses (no votes, no appends): " + space_reason_);
+  inbox_.clear();
+  // Sends already proposed or queued keep their queue offsets and stay: they are written when the
+  // member resumes (their producers get the usual timeout answer meanwhile). New sends are refused.
+  // The broker stops registering as the group's master, so the NameServer's route follows
+  // whichever member the others elect; the next role check reports the real role again.
+  if (cb_.on_role_change) cb_.on_role_change(raft::Role::kFollower, false, raft::kNoNode);
+  last_role_ = raft::Role::kFollower;
+  last_ready_ = false;
+  last_leader_ = raft::kNoNode;
+}
+
+void DLedgerService::recheck_space() {
+  auto space = probe_ ? probe_(opt_.dir) : std::nullopt;
+  // Room for the next data file and some index units (index files are sparse: a new one is only
+  // made every five million entries, and it fills 32 bytes per entry).
+  const int64_t needed = opt_.data_file_size + kIndexRoomBytes;
+  if (space && space->available_bytes < needed) return;
+  if (cb_.store_full_reason && !cb_.store_full_reason().empty()) return;
+  waiting_for_space_ = false;
+  log_.info("DLedger log's disk has room again (" +
+            (space ? std::to_string(space->available_bytes / (1024 * 1024)) + " MiB free" : std::string("not measurable")) +
+            "): writing the paused entries and resuming");
+  space_reason_.clear();
+  pump();
+}
+
 void DLedgerService::stop_writes(const std::string& why) {
   if (broken_) return;
   broken_ = true;
@@ -639,7 +701,7 @@ nlohmann::json DLedgerService::status_json() const {
   nlohmann::json j{{"group", opt_.group}, {"selfId", peer_name(opt_.self)}};
   if (!node_) return j;
   j["role"] = raft::to_string(node_->role());
-  j["leaderReady"] = leader_ready_;
+  j["leaderReady"] = leader_ready_ && !waiting_for_space_;  // a paused leader takes no sends
   j["leaderId"] = leader_id();
   j["term"] = node_->term().value;
   j["commitIndex"] = node_->commit_index().value;
@@ -648,6 +710,10 @@ nlohmann::json DLedgerService::status_json() const {
   j["raftPort"] = raft_port();
   if (isolated_) j["isolated"] = true;
   if (broken_) j["stoppedBecause"] = broken_reason_;
+  if (waiting_for_space_) {
+    j["diskFull"] = true;
+    j["pausedBecause"] = space_reason_;
+  }
   nlohmann::json members = nlohmann::json::array();
   const raft::Membership& ms = node_->membership();
   for (raft::NodeId n : ms.members()) {

@@ -87,6 +87,10 @@ class DLedgerService final : public store::CommitLogReader {
     std::function<void(const store::CommittedRecord&)> on_committed;
     // Role or leader changed (leader_ready: leader and caught up, accepting sends).
     std::function<void(raft::Role role, bool leader_ready, raft::NodeId leader)> on_role_change;
+    // Why the broker's store (ConsumeQueues, on the same disk) is full, or "" when it is not. A
+    // member whose disk is full takes no part in the group until there is room again, so a full
+    // leader hands over instead of refusing every send while it keeps its leadership.
+    std::function<std::string()> store_full_reason;
   };
   // A send's outcome: PUT_OK with offsets and msg ids, or the failure.
   using ProposeCallback = std::function<void(store::PutMessageResult)>;
@@ -111,7 +115,7 @@ class DLedgerService final : public store::CommitLogReader {
                ProposeCallback cb);
 
   raft::Role role() const { return node_ ? node_->role() : raft::Role::kFollower; }
-  bool leader_ready() const { return leader_ready_; }
+  bool leader_ready() const { return leader_ready_ && !waiting_for_space_; }
   raft::NodeId leader() const { return node_ ? node_->leader() : raft::kNoNode; }
   std::string leader_id() const;
   int raft_port() const { return server_ ? server_->port() : -1; }
@@ -124,6 +128,9 @@ class DLedgerService final : public store::CommitLogReader {
   Result<Unit, std::string> change_membership(MembershipOp op, const std::string& peer_id, const std::string& addr);
   // Fault injection: drop every Raft message to and from the other members (a partition).
   void set_isolated(bool isolated);
+  // Tests: how the free space of the log's disk is measured (statvfs by default).
+  void set_disk_space_probe(store::DiskSpaceProbe probe) { probe_ = std::move(probe); }
+  bool waiting_for_space() const { return waiting_for_space_; }
   bool isolated() const { return isolated_; }
 
   // Expiry of data files (RocketMQ's fileReservedTime): deletes leading data files older than
@@ -169,6 +176,10 @@ class DLedgerService final : public store::CommitLogReader {
   void complete(Pending& p, store::PutMessageStatus status, const std::string& detail);
   void flush_data(bool and_checkpoint);
   void stop_writes(const std::string& why);
+  // ENOSPC: keep `rd` to write again, pause, and poll the disk (recheck_space, every tick).
+  void wait_for_space(std::shared_ptr<raft::Ready> rd, const std::string& why);
+  void recheck_space();
+  static constexpr int64_t kIndexRoomBytes = int64_t{4} << 20;
   int64_t pos_of(RaftIndex index);
   std::string peer_name(raft::NodeId n) const;
   const DLedgerPeerAddress* peer(raft::NodeId n) const;
@@ -200,6 +211,10 @@ class DLedgerService final : public store::CommitLogReader {
   bool pump_scheduled_ = false;
   bool broken_ = false;  // a write failed: the node is stopped (no more Ready cycles)
   std::string broken_reason_;
+  bool waiting_for_space_ = false;  // a write met a full disk: paused until there is room
+  std::string space_reason_;
+  std::shared_ptr<raft::Ready> unpersisted_ready_;  // the Ready whose writes met the full disk
+  store::DiskSpaceProbe probe_ = store::probe_disk_space;
   std::deque<Input> inbox_;
   std::deque<std::pair<std::vector<std::string>, std::shared_ptr<Pending>>> proposal_inbox_;
   std::map<int64_t, std::shared_ptr<Pending>> pending_;  // by first index

@@ -371,6 +371,22 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
     if (!t) return t;
   }
   if (count_ == 0) first_index_ = first;
+  // A failed write (a full disk) leaves the log as it was before this call, so the caller may
+  // append the same entries again once there is room. Bytes that did reach the file past the
+  // restored end are overwritten by that retry (or, after a crash, are entries nobody
+  // acknowledged: the next leader's log decides).
+  const int64_t saved_end_pos = end_pos_, saved_count = count_;
+  const RaftIndex saved_first = first_index_;
+  const Term saved_last_term = last_term_;
+  const uint32_t saved_chain = last_chain_;
+  auto rollback = [&](Result<Unit, DiskError> failed) {
+    end_pos_ = saved_end_pos;
+    count_ = saved_count;
+    first_index_ = saved_first;
+    last_term_ = saved_last_term;
+    last_chain_ = saved_chain;
+    return failed;
+  };
 
   std::string buf;  // contiguous bytes for the current data file, from buf_pos
   int64_t buf_pos = end_pos_;
@@ -389,7 +405,7 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
   for (const Entry& e : entries) {
     const int64_t size = static_cast<int64_t>(kEntryHeaderSize + e.data.size());
     if (size + 8 > opt_.data_file_size)
-      return make_error(DiskError::kTooLarge, "entry of " + std::to_string(size) + " bytes");
+      return rollback(make_error(DiskError::kTooLarge, "entry of " + std::to_string(size) + " bytes"));
     const int64_t rest = opt_.data_file_size - end_pos_ % opt_.data_file_size;
     if (size + 8 > rest) {
       // Close the file with a BLANK record and continue in the next one.
@@ -398,7 +414,7 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
       w.i32(kBlankMagic);
       w.i32(static_cast<int32_t>(rest));
       auto fl = flush();
-      if (!fl) return fl;
+      if (!fl) return rollback(fl);
       end_pos_ += rest;
     }
     if (buf.empty()) buf_pos = end_pos_;
@@ -414,7 +430,7 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
     ++count_;
   }
   auto fl = flush();
-  if (!fl) return fl;
+  if (!fl) return rollback(fl);
   // Index units wait in memory (contiguous with those already waiting, which a truncation above
   // has cut back to first - 1).
   const int64_t first_unit = first.value - 1;

@@ -1,7 +1,11 @@
 #include "tests/fault/deployment.h"
 
 #include <signal.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -36,13 +40,22 @@ const char* layout_name(Layout l) { return l == Layout::kDLedger3 ? "dledger3" :
 
 // ---------------------------------------------------------------------------------------------
 
-HostProcess::HostProcess(std::string ns, std::vector<std::string> argv, std::string log_path, std::string ready_needle)
-    : ns_(std::move(ns)), argv_(std::move(argv)), log_path_(std::move(log_path)), ready_needle_(std::move(ready_needle)) {}
+HostProcess::HostProcess(std::string ns, std::vector<std::string> argv, std::string log_path, std::string ready_needle,
+                         std::vector<std::string> env)
+    : ns_(std::move(ns)),
+      argv_(std::move(argv)),
+      log_path_(std::move(log_path)),
+      ready_needle_(std::move(ready_needle)),
+      env_(std::move(env)) {}
 
 bool HostProcess::start(std::chrono::milliseconds timeout) {
   size_t before = read_file(log_path_).size();
   // sh and ip both exec, so the PID the harness holds is the program's own.
   std::string cmd = "exec " + Network::ip_binary() + " netns exec " + ns_;
+  if (!env_.empty()) {
+    cmd += " /usr/bin/env";  // env execs too
+    for (const auto& e : env_) cmd += " '" + e + "'";
+  }
   for (const auto& a : argv_) cmd += " '" + a + "'";
   cmd += " >>'" + log_path_ + "' 2>&1";
   proc_ = std::make_unique<test::ChildProcess>();
@@ -106,12 +119,76 @@ Deployment::Deployment(Network& net, Layout layout, std::string dir, std::string
     for (int h = 0; h < hosts; ++h)
       for (int g = 0; g < 2; ++g) members_.push_back({kGroups[g], h, 10911 + 10 * g, g == h});
   }
+  mount_disks();
   write_configs();
+}
+
+void Deployment::mount_disks() {
+  int hosts = hosts_of(layout_);
+  mounted_.assign(static_cast<size_t>(hosts), false);
+  disks_mounted_ = ::geteuid() == 0;
+  for (int h = 0; h < hosts && disks_mounted_; ++h) {
+    std::string hd = dir_ + "/h" + std::to_string(h);
+    std::filesystem::create_directories(hd + "/disk");
+    // -m 0: nothing reserved for root (the brokers run as root here), so "full" means full.
+    for (const std::string& cmd : {"truncate -s 1G " + hd + "/disk.img", "mkfs.ext4 -q -F -m 0 " + hd + "/disk.img",
+                                   "mount -o loop " + hd + "/disk.img " + hd + "/disk"}) {
+      auto r = test::run_command({"/bin/sh", "-c", cmd + " 2>&1"});
+      if (r.exit_code != 0) {
+        std::fprintf(stderr, "mqfault: no disk faults: %s: %s\n", cmd.c_str(), r.output.c_str());
+        disks_mounted_ = false;
+        break;
+      }
+    }
+    if (disks_mounted_) mounted_[static_cast<size_t>(h)] = true;
+  }
+  if (!disks_mounted_) unmount_disks();
+}
+
+void Deployment::unmount_disks() {
+  for (size_t h = 0; h < mounted_.size(); ++h) {
+    if (!mounted_[h]) continue;
+    std::string hd = dir_ + "/h" + std::to_string(h);
+    auto r = test::run_command({"/bin/sh", "-c", "umount " + hd + "/disk 2>&1 || umount -l " + hd + "/disk 2>&1"});
+    if (r.exit_code == 0) std::filesystem::remove(hd + "/disk.img");
+    mounted_[h] = false;
+  }
+}
+
+std::string Deployment::store_dir(int host, const std::string& group) const {
+  return dir_ + "/h" + std::to_string(host) + "/disk/store-" + group;
+}
+
+bool Deployment::fill_disk(int host, std::string& why) {
+  if (!disks_mounted_) {
+    why = "no disks to fill (mounting a loop image was refused)";
+    return false;
+  }
+  std::string disk = dir_ + "/h" + std::to_string(host) + "/disk";
+  struct statvfs st {};
+  if (::statvfs(disk.c_str(), &st) != 0) {
+    why = "statvfs " + disk + ": " + std::strerror(errno);
+    return false;
+  }
+  const int64_t avail = static_cast<int64_t>(st.f_bavail) * static_cast<int64_t>(st.f_frsize);
+  const int64_t ballast = avail - (512 << 10);
+  if (ballast <= 0) return true;  // full already
+  auto r = test::run_command({"/bin/sh", "-c", "fallocate -l " + std::to_string(ballast) + " " + disk + "/ballast 2>&1"});
+  if (r.exit_code != 0) why = "fallocate: " + r.output;
+  return r.exit_code == 0;
+}
+
+bool Deployment::free_disk(int host, std::string& why) {
+  std::error_code ec;
+  std::filesystem::remove(dir_ + "/h" + std::to_string(host) + "/disk/ballast", ec);
+  if (ec) why = "remove ballast: " + ec.message();
+  return !ec;
 }
 
 Deployment::~Deployment() {
   stop_all();
   admin_.reset();
+  unmount_disks();
 }
 
 std::string Deployment::cluster() const { return layout_ == Layout::kDLedger3 ? "FaultDLedger" : "FaultCross"; }
@@ -146,7 +223,7 @@ void Deployment::write_configs() {
       std::ostringstream c;
       c << "brokerClusterName=" << cluster() << "\nbrokerName=" << m.broker_name << "\nbrokerIP1=" << net_.host_ip(h)
         << "\nlistenPort=" << m.listen_port << "\nhaListenPort=" << m.listen_port + 1
-        << "\nstorePathRootDir=" << hd << "/store-" << m.broker_name << "\nflushDiskType=ASYNC_FLUSH"
+        << "\nstorePathRootDir=" << store_dir(h, m.broker_name) << "\nflushDiskType=ASYNC_FLUSH"
         << "\nautoCreateTopicEnable=true\n";
       if (layout_ == Layout::kDLedger3) {
         int g = m.listen_port == 10911 ? 0 : m.listen_port == 10921 ? 1 : 2;
@@ -166,12 +243,18 @@ void Deployment::write_configs() {
     }
     write_file(hd + "/container.conf", "listenPort=" + std::to_string(kAdminPort) + "\nnamesrvAddr=" + ns_list +
                                            "\nbrokerConfigPaths=" + paths + "\nworkerPoolThreads=2\n");
-    namesrv_.push_back(std::make_unique<HostProcess>(net_.ns(h),
-                                                     std::vector<std::string>{test::binary("mqnamesrv"), "-c", hd + "/namesrv.conf"},
-                                                     hd + "/namesrv.log", "boot success"));
+    std::vector<std::string> env;
+    if (clock_control()) {
+      write_file(hd + "/clock", "+0\n");
+      env = {"LD_PRELOAD=" + faketime_library(), "FAKETIME_TIMESTAMP_FILE=" + hd + "/clock",
+             "FAKETIME_CACHE_DURATION=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+    }
+    namesrv_.push_back(std::make_unique<HostProcess>(
+        net_.ns(h), std::vector<std::string>{test::binary("mqnamesrv"), "-c", hd + "/namesrv.conf"},
+        hd + "/namesrv.log", "boot success", env));
     container_.push_back(std::make_unique<HostProcess>(
         net_.ns(h), std::vector<std::string>{test::binary("mqbrokercontainer"), "-c", hd + "/container.conf"},
-        hd + "/container.log", "boot success"));
+        hd + "/container.log", "boot success", env));
   }
 }
 
@@ -199,6 +282,30 @@ void Deployment::stop_all() {
     if (c) c->terminate(std::chrono::seconds(20));
   for (auto& n : namesrv_)
     if (n) n->terminate(std::chrono::seconds(10));
+}
+
+const std::string& Deployment::faketime_library() {
+  static const std::string path = [] {
+    for (const char* p : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+                          "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/faketime/libfaketimeMT.so.1"})
+      if (::access(p, R_OK) == 0) return std::string(p);
+    return std::string();
+  }();
+  return path;
+}
+
+bool Deployment::set_clock_offset(int host, int64_t offset_s, std::string& why) {
+  if (!clock_control()) {
+    why = "libfaketime is not installed (package faketime)";
+    return false;
+  }
+  // Written aside and renamed, so a program never reads half a line.
+  std::string path = dir_ + "/h" + std::to_string(host) + "/clock";
+  write_file(path + ".new", (offset_s >= 0 ? "+" : "") + std::to_string(offset_s) + "\n");
+  std::error_code ec;
+  std::filesystem::rename(path + ".new", path, ec);
+  if (ec) why = "rename " + path + ": " + ec.message();
+  return !ec;
 }
 
 bool Deployment::revive(int host, std::string& why) {

@@ -12,6 +12,17 @@
 //
 // Every process runs inside its host's namespace (`ip netns exec`), with its output appended to a
 // log file in the host's folder, and is signalled only by the PID the harness started.
+//
+// Disks: each host's stores live on the host's own disk, a 1 GiB ext4 image (sparse, so it costs
+// only what is written) loop-mounted on <dir>/h<N>/disk, when the harness may mount (root); logs
+// and the clock file stay outside it. A full disk is a ballast file that leaves 512 KiB free (the load uses it up); the
+// heal deletes it. Where mounting is refused the stores are plain folders and there are no disk
+// faults.
+//
+// Clock jumps: where libfaketime is installed, every program of a host runs with it preloaded,
+// reading its offset from the host's `clock` file (re-read once a second). Only wall-clock time
+// moves (FAKETIME_DONT_FAKE_MONOTONIC): CLOCK_REALTIME is what an NTP step or an operator's
+// `date -s` changes, while timeouts, elections and the event loop run on CLOCK_MONOTONIC.
 #pragma once
 #include <chrono>
 #include <memory>
@@ -35,7 +46,9 @@ const char* layout_name(Layout l);
 // One program of one host: started from the same command line each time.
 class HostProcess {
  public:
-  HostProcess(std::string ns, std::vector<std::string> argv, std::string log_path, std::string ready_needle);
+  // `env`: NAME=value pairs set for the program only (not for `ip netns exec`).
+  HostProcess(std::string ns, std::vector<std::string> argv, std::string log_path, std::string ready_needle,
+              std::vector<std::string> env = {});
   // Starts and waits until the log shows the ready line (appended after any earlier run's lines).
   bool start(std::chrono::milliseconds timeout);
   void kill9();
@@ -52,6 +65,7 @@ class HostProcess {
   std::vector<std::string> argv_;
   std::string log_path_;
   std::string ready_needle_;
+  std::vector<std::string> env_;
   std::unique_ptr<test::ChildProcess> proc_;
   bool frozen_ = false;
 };
@@ -87,6 +101,20 @@ class Deployment {
   // Restarts whatever of the host is not running (after a kill), thaws what is frozen.
   bool revive(int host, std::string& why);
 
+  // The folder a broker group's store has on `host`.
+  std::string store_dir(int host, const std::string& group) const;
+  bool disk_control() const { return disks_mounted_; }
+  // Fills the host's disk (all but 512 KiB, which the load uses up) / frees it again.
+  bool fill_disk(int host, std::string& why);
+  bool free_disk(int host, std::string& why);
+
+  // libfaketime's preload library, or "" when it is not installed (then no clock control).
+  static const std::string& faketime_library();
+  bool clock_control() const { return !faketime_library().empty(); }
+  // Sets the wall clock of every program on `host` to real time + `offset_s` (0 undoes a jump).
+  // Takes effect within about a second (libfaketime's cache).
+  bool set_clock_offset(int host, int64_t offset_s, std::string& why);
+
   // Creates `topic` with `queues` read/write queues on every broker of every host.
   bool create_topic(const std::string& topic, int queues, std::string& why);
   // Per host, the broker groups it leads now (DLedger: a ready leader; master-slave: a running master).
@@ -98,12 +126,16 @@ class Deployment {
 
  private:
   void write_configs();
+  void mount_disks();
+  void unmount_disks();
   nlohmann::json status(int host);
 
   Network& net_;
   Layout layout_;
   std::string dir_;
   std::string extra_;
+  bool disks_mounted_ = false;
+  std::vector<bool> mounted_;
   std::vector<BrokerMember> members_;
   std::vector<std::unique_ptr<HostProcess>> namesrv_;
   std::vector<std::unique_ptr<HostProcess>> container_;

@@ -64,7 +64,9 @@ void usage() {
                "usage: mqfault [--layout dledger3|masterslave2] [--duration s] [--fault-interval s] [--hold s]\n"
                "               [--seed n] [--faults kind,kind,...] [--dir path] [--keep] [--queues n]\n"
                "               [--send-interval-ms n] [--report-json path] [--sabotage drop-drained|wipe-group]\n"
-               "fault kinds: kill9 kill9-leader kill9-host stop stop-leader isolate isolate-leader bridge halves\n");
+               "fault kinds: kill9 kill9-leader kill9-host stop stop-leader isolate isolate-leader bridge halves\n"
+               "             clock-forward clock-back (a host's wall clock steps an hour and back; needs libfaketime)\n"
+               "             disk-full (a host's disk, a loop-mounted image, fills up; freed at the heal)\n");
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -119,12 +121,18 @@ struct ActiveFault {
 
 class Injector {
  public:
+  static constexpr int64_t kClockJumpS = 3600;
+
   Injector(Network& net, Deployment& dep, std::mt19937_64& rng) : net_(net), dep_(dep), rng_(rng) {}
 
-  static std::vector<std::string> kinds_for(Layout l) {
+  // `clock`: libfaketime is installed (Deployment::clock_control); `disks`: the hosts' disks are
+  // loop-mounted images (root).
+  static std::vector<std::string> kinds_for(Layout l, bool clock, bool disks) {
     std::vector<std::string> k{"kill9", "kill9-leader", "kill9-host", "stop", "stop-leader", "isolate",
                                "isolate-leader", "halves"};
     if (Deployment::hosts_of(l) >= 3) k.push_back("bridge");
+    if (clock) k.insert(k.end(), {"clock-forward", "clock-back"});
+    if (disks) k.push_back("disk-full");
     return k;
   }
 
@@ -174,6 +182,19 @@ class Injector {
       }
       if (!ok) return refused(why);
       f.heal = net_heal();
+    } else if (kind == "clock-forward" || kind == "clock-back") {
+      // The wall clock of one host (NameServer and container) steps an hour; the heal steps it
+      // back, so every clock fault is one jump each way.
+      int h = random_host();
+      f.hosts = {h};
+      if (!dep_.set_clock_offset(h, kind == "clock-forward" ? kClockJumpS : -kClockJumpS, why)) return std::nullopt;
+      f.heal = [this, h](std::string& w) { return dep_.set_clock_offset(h, 0, w); };
+    } else if (kind == "disk-full") {
+      // Every store of one host meets a full disk; the heal deletes the ballast.
+      int h = random_host();
+      f.hosts = {h};
+      if (!dep_.fill_disk(h, why)) return std::nullopt;
+      f.heal = [this, h](std::string& w) { return dep_.free_disk(h, w); };
     } else {
       why = "unknown fault kind '" + kind + "'";
       return std::nullopt;
@@ -275,7 +296,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!o.seed_given) o.seed = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) % 1000000007ULL;
-  auto all_kinds = Injector::kinds_for(o.layout);
+  auto all_kinds = Injector::kinds_for(o.layout, !Deployment::faketime_library().empty(), ::geteuid() == 0);
   if (o.faults.empty()) o.faults = all_kinds;
   for (const auto& k : o.faults)
     if (std::find(all_kinds.begin(), all_kinds.end(), k) == all_kinds.end()) {
@@ -303,9 +324,8 @@ int main(int argc, char** argv) {
       o.sabotage.empty() ? "" : " sabotage=", o.sabotage.c_str());
   std::string faults_text;
   for (const auto& k : o.faults) faults_text += (faults_text.empty() ? "" : ",") + k;
-  SAY("faults: %s (not available here: packet loss, delay and reordering, which need the kernel's sch_netem; "
-      "clock jumps, not injected yet: delay levels, timed messages, transaction checks and expiry read wall time)",
-      faults_text.c_str());
+  SAY("faults: %s%s", faults_text.c_str(),
+      Deployment::faketime_library().empty() ? " (no clock jumps: libfaketime, package faketime, is not installed)" : "");
 
   Network net;
   if (!net.create(Deployment::hosts_of(o.layout))) {
@@ -317,6 +337,14 @@ int main(int argc, char** argv) {
   {
     Deployment dep(net, o.layout, o.dir, "mappedFileSizeCommitLog=67108864\n");
     std::string why;
+    if (!dep.disk_control() && std::find(o.faults.begin(), o.faults.end(), "disk-full") != o.faults.end()) {
+      SAY("no disk-full faults: the hosts' disk images could not be mounted");
+      o.faults.erase(std::remove(o.faults.begin(), o.faults.end(), "disk-full"), o.faults.end());
+      if (o.faults.empty()) {
+        net.teardown();
+        return 77;
+      }
+    }
     if (!dep.start_all(why)) {
       SAY("FAILED to start the deployment: %s", why.c_str());
       dep.stop_all();
@@ -368,7 +396,7 @@ int main(int argc, char** argv) {
         SAY("sabotage: kill -9 every container, delete broker-a's store on every host, restart");
         for (int h = 0; h < dep.hosts(); ++h) dep.container(h).kill9();
         for (int h = 0; h < dep.hosts(); ++h)
-          std::filesystem::remove_all(o.dir + "/h" + std::to_string(h) + "/store-broker-a");
+          std::filesystem::remove_all(dep.store_dir(h, "broker-a"));
         for (int h = 0; h < dep.hosts(); ++h)
           if (!dep.revive(h, why)) SAY("revive failed: %s", why.c_str());
         dep.create_topic("FaultTopic", o.queues, why);

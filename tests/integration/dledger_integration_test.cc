@@ -32,6 +32,7 @@
 #include "client/admin_client.h"
 #include "cluster.h"
 #include "dledger_cluster.h"
+#include "loop_mount.h"
 #include "codec/codes.h"
 #include "codec/header_reader.h"
 #include "codec/message.h"
@@ -448,6 +449,59 @@ TEST_CASE("DLedger group: the preferred leader takes leadership back once caught
   CHECK(query(0) == 20);
   sender.stop();
   verify_group(admin, c, "DLPreferred", 2, sender.acks());
+  for (auto& n : c.nodes) CHECK(n->stop() == 0);
+}
+
+TEST_CASE("DLedger group: a member whose disk fills pauses instead of stopping; a full leader hands over; with space back it catches up and leads again") {
+  // n0, the preferred leader, keeps its store on a small loop-mounted ext4 image; the others on the
+  // temp dir. Filling n0's image pauses it (no votes, no appends, "diskFull" in its status), the
+  // other two elect a leader and keep taking sends; freeing the space resumes n0, which catches up
+  // and takes its leadership back. Nothing acknowledged is lost, and the logs agree.
+  TempDir tmp;
+  LoopMount disk(tmp.file("n0.img"), tmp.file("n0-disk"), 256);
+  if (!disk.ok()) {
+    MESSAGE("skipped: cannot loop-mount a small disk: " << disk.why());
+    return;
+  }
+  DLedgerCluster c("ASYNC_FLUSH", "preferredLeaderId=n0\nmappedFileSizeConsumeQueue=12000\n", "dl-full", "TestCluster",
+                   {tmp.file("n0-disk") + "/store", tmp.file("n1-store"), tmp.file("n2-store")});
+  for (auto& n : c.nodes) REQUIRE_MESSAGE(n->start(), n->proc().output());
+  AdminClient admin(c.ns.addr());
+  REQUIRE_MESSAGE(wait_until([&] { return find_leader(admin, c) == 0; }, 30s), "n0 never led");
+  Sender sender(c, "DLFull", 2);
+  REQUIRE(wait_until([&] { return sender.acked() >= 200; }, 30s));
+
+  // Leave about 512 KiB (ext4 needs some of what is left for the ballast's own extents): the
+  // sends use up the rest within a second.
+  const std::string ballast = tmp.file("n0-disk") + "/ballast";
+  const int64_t avail = available_bytes(tmp.file("n0-disk"));
+  REQUIRE(avail > (8 << 20));
+  auto fa = sh("fallocate -l " + std::to_string(avail - (512 << 10)) + " " + ballast);
+  REQUIRE_MESSAGE(fa.exit_code == 0, "fallocate: " << fa.output);
+  REQUIRE_MESSAGE(wait_until([&] { return dledger_status(admin, *c.nodes[0]).value("diskFull", false); }, 60s),
+                  "n0 did not pause on its full disk; status: " << dledger_status(admin, *c.nodes[0]).dump()
+                                                                << ", free " << available_bytes(tmp.file("n0-disk")));
+  const std::string paused = dledger_status(admin, *c.nodes[0]).value("pausedBecause", "");
+  CHECK_MESSAGE(paused.find("disk is full") != std::string::npos, "expected the reason, got: " << paused);
+  REQUIRE_MESSAGE(wait_until([&] { return find_leader(admin, c, 0) >= 0; }, 20s), "nobody replaced the full leader");
+  const size_t during = sender.acked();
+  REQUIRE_MESSAGE(wait_until([&] { return sender.acked() >= during + 200; }, 30s),
+                  "the group took no sends without n0 (acked " << sender.acked() << ")");
+  CHECK(c.nodes[0]->proc().running());
+
+  REQUIRE(std::filesystem::remove(ballast));
+  REQUIRE_MESSAGE(wait_until([&] {
+                    auto s = dledger_status(admin, *c.nodes[0]);
+                    return s.contains("role") && !s.value("diskFull", false);
+                  }, 30s),
+                  "n0 did not resume; status: " << dledger_status(admin, *c.nodes[0]).dump() << "\nn0's log:\n"
+                                                  << c.nodes[0]->proc().output());
+  REQUIRE_MESSAGE(wait_until([&] { return find_leader(admin, c) == 0; }, 60s),
+                  "n0 did not take leadership back; n0: " << dledger_status(admin, *c.nodes[0]).dump());
+  const size_t after = sender.acked();
+  REQUIRE(wait_until([&] { return sender.acked() >= after + 200; }, 30s));
+  sender.stop();
+  verify_group(admin, c, "DLFull", 2, sender.acks());
   for (auto& n : c.nodes) CHECK(n->stop() == 0);
 }
 

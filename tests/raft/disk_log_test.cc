@@ -638,6 +638,34 @@ TEST_CASE("DiskLog: a sync job runs on another thread while the owner appends an
   CHECK((*again)->read_all().value() == *expected);
 }
 
+TEST_CASE("DiskLog: an append that meets a full disk leaves the log as it was; the same entries go in later") {
+  store::FaultInjectingFileSystem ffs;
+  const std::string dir = "/node";
+  const auto entries = make_entries(1, 300, 2);
+  {
+    auto log = DiskLog::open(ffs, dir, small());
+    REQUIRE(log.ok());
+    REQUIRE((*log)->append({entries.begin(), entries.begin() + 40}).ok());
+    const int64_t end_before = (*log)->end_pos();
+    ffs.set_capacity_bytes(0);  // no room for anything more
+    auto full = (*log)->append({entries.begin() + 40, entries.end()});
+    REQUIRE_FALSE(full.ok());
+    CHECK(full.code() == DiskError::kNoSpace);
+    CHECK((*log)->last_index() == RaftIndex{40});
+    CHECK((*log)->end_pos() == end_before);
+    ffs.clear_faults();
+    REQUIRE((*log)->append({entries.begin() + 40, entries.end()}).ok());
+    CHECK((*log)->last_index() == RaftIndex{300});
+    REQUIRE((*log)->sync().ok());
+  }
+  auto log = DiskLog::open(ffs, dir, small());
+  REQUIRE(log.ok());
+  auto got = (*log)->read_all();
+  REQUIRE(got.ok());
+  REQUIRE(got->size() == entries.size());
+  CHECK(std::equal(got->begin(), got->end(), entries.begin()));
+}
+
 TEST_CASE("DiskLog on the fault-injecting file system: failures are errors, a crash keeps what was synced") {
   store::FaultInjectingFileSystem ffs;
   const std::string dir = "/node";
