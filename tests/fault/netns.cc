@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "process.h"
@@ -112,7 +114,11 @@ bool Network::create(int hosts) {
   return true;
 }
 
+Network::Network() = default;
+Network::~Network() { teardown(); }
+
 void Network::teardown() {
+  clear_impairments();
   // Deleting a namespace deletes its end of the veth pair, and with it the other end.
   for (auto& ns : ns_) ip({"netns", "del", ns}, true);
   ns_.clear();
@@ -155,6 +161,173 @@ bool Network::heal() {
   auto copy = cuts_;
   for (auto [at, from] : copy) ok = unblock(at, from) && ok;
   return ok;
+}
+
+// ---- impairments ------------------------------------------------------------------------------
+
+std::string Impairment::describe() const {
+  std::ostringstream o;
+  o << "delay " << delay_ms << "ms";
+  if (jitter_ms > 0) o << " jitter " << jitter_ms << "ms" << (normal ? " normal" : "");
+  if (loss_pct > 0) o << " loss " << loss_pct << "%";
+  if (reorder_pct > 0) o << " reorder " << reorder_pct << "%";
+  o << " seed " << seed;
+  return o.str();
+}
+
+const std::string& Network::iptables_binary() {
+  // The legacy backend: this kernel has NFQUEUE (xt_NFQUEUE) but not nftables' `queue` statement,
+  // which iptables-nft would translate the target into.
+  static const std::string path = [] {
+    for (const char* p : {"/usr/sbin/iptables-legacy", "/sbin/iptables-legacy", "/usr/bin/iptables-legacy"})
+      if (::access(p, X_OK) == 0) return std::string(p);
+    return std::string();
+  }();
+  return path;
+}
+
+std::string Network::netem_binary() const {
+  namespace fs = std::filesystem;
+  if (!netem_binary_.empty()) return netem_binary_;
+  std::vector<std::string> candidates;
+  if (const char* dir = std::getenv("MQ_BIN_DIR"); dir != nullptr && *dir != '\0')
+    candidates.push_back(std::string(dir) + "/mqfault-netem");
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    // Programs sit in build/bin, test programs in build/tests.
+    candidates.push_back((exe.parent_path() / "mqfault-netem").string());
+    candidates.push_back((exe.parent_path().parent_path() / "bin" / "mqfault-netem").string());
+  }
+  for (auto& c : candidates)
+    if (::access(c.c_str(), X_OK) == 0) return c;
+  return candidates.empty() ? "mqfault-netem" : candidates.front();
+}
+
+namespace {
+
+// The rule's arguments after -A / -D. The queue number only has to be unique within the namespace.
+// The mark is on the copies mqfault-netem sends itself (netem_main.cc), which must not be queued
+// again.
+std::vector<std::string> nfqueue_rule(int queue) {
+  return {"OUTPUT", "-o", "eth0", "-m", "mark", "!", "--mark", "0x6d716e65",
+          "-j", "NFQUEUE", "--queue-num", std::to_string(queue), "--queue-bypass"};
+}
+
+std::string format_pct(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+}  // namespace
+
+bool Network::impair(int host, const Impairment& imp) {
+  if (host < 0 || host >= hosts()) {
+    error_ = "impair: no host " + std::to_string(host);
+    return false;
+  }
+  if (imp.delay_ms < 0 || imp.jitter_ms < 0 || imp.loss_pct < 0 || imp.loss_pct > 100 || imp.reorder_pct < 0 ||
+      imp.reorder_pct > 100) {
+    error_ = "impair: out of range: " + imp.describe();
+    return false;
+  }
+  if (!clear_impairment(host)) return false;
+  const std::string& iptables = iptables_binary();
+  if (iptables.empty()) {
+    error_ = "impair: iptables-legacy not found (package iptables)";
+    return false;
+  }
+  std::string program = netem_binary();
+  if (::access(program.c_str(), X_OK) != 0) {
+    error_ = "impair: " + program + " not found or not executable (build mqfault-netem)";
+    return false;
+  }
+  int queue = host;
+  auto daemon = std::make_unique<test::ChildProcess>();
+  // `ip netns exec` execs the program in place, so the child's PID is the daemon's (and it dies
+  // with the harness: ChildProcess sets the parent-death signal).
+  std::vector<std::string> argv{ip_binary(), "netns", "exec", ns_[host], program,
+                                "--queue", std::to_string(queue),
+                                "--delay-ms", std::to_string(imp.delay_ms),
+                                "--jitter-ms", std::to_string(imp.jitter_ms),
+                                "--distribution", imp.normal ? "normal" : "uniform",
+                                "--loss-pct", format_pct(imp.loss_pct),
+                                "--reorder-pct", format_pct(imp.reorder_pct),
+                                "--seed", std::to_string(imp.seed)};
+  if (!daemon->start(argv)) {
+    error_ = "impair: cannot start " + program;
+    return false;
+  }
+  // The queue is bound before the rule sends packets to it (the rule's bypass would let them
+  // through unjudged meanwhile, which is safe but makes the first packets unimpaired).
+  if (!daemon->wait_for_line("mqfault-netem: ready", std::chrono::seconds(10))) {
+    daemon->signal(SIGKILL);
+    daemon->wait_exit(std::chrono::seconds(5));
+    error_ = "impair: mqfault-netem did not start in " + ns_[host] + ": " + daemon->output();
+    return false;
+  }
+  std::vector<std::string> rule{ip_binary(), "netns", "exec", ns_[host], iptables, "-w", "10", "-t", "mangle", "-A"};
+  for (auto& a : nfqueue_rule(queue)) rule.push_back(a);
+  auto r = test::run_command(rule, std::chrono::seconds(20));
+  if (r.exit_code != 0) {
+    daemon->signal(SIGTERM);
+    daemon->wait_exit(std::chrono::seconds(5));
+    error_ = "impair: iptables-legacy NFQUEUE rule in " + ns_[host] + " -> exit " + std::to_string(r.exit_code) +
+             ": " + r.output;
+    return false;
+  }
+  impaired_[host] = Impaired{imp, std::move(daemon)};
+  return true;
+}
+
+bool Network::clear_impairment(int host) {
+  auto it = impaired_.find(host);
+  if (it == impaired_.end()) return true;
+  bool ok = true;
+  // The rule goes first: from then on packets leave unjudged, and the daemon only has to let go
+  // of what it holds.
+  if (host < hosts()) {
+    std::vector<std::string> rule{ip_binary(), "netns", "exec", ns_[host], iptables_binary(),
+                                  "-w", "10", "-t", "mangle", "-D"};
+    for (auto& a : nfqueue_rule(host)) rule.push_back(a);
+    auto r = test::run_command(rule, std::chrono::seconds(20));
+    if (r.exit_code != 0) {
+      error_ = "clear_impairment: removing the NFQUEUE rule in " + ns_[host] + " -> exit " +
+               std::to_string(r.exit_code) + ": " + r.output;
+      ok = false;
+    }
+  }
+  auto& daemon = *it->second.daemon;
+  daemon.signal(SIGTERM);
+  if (!daemon.wait_exit(std::chrono::seconds(10))) {
+    daemon.signal(SIGKILL);
+    daemon.wait_exit(std::chrono::seconds(5));
+    error_ = "clear_impairment: mqfault-netem in host " + std::to_string(host) + " ignored SIGTERM";
+    ok = false;
+  }
+  const std::string& out = daemon.output();
+  size_t at = out.find("mqfault-netem: summary");
+  if (at != std::string::npos) netem_summaries_[host] = out.substr(at, out.find('\n', at) - at);
+  impaired_.erase(it);
+  return ok;
+}
+
+bool Network::clear_impairments() {
+  bool ok = true;
+  while (!impaired_.empty()) ok = clear_impairment(impaired_.begin()->first) && ok;
+  return ok;
+}
+
+std::map<int, Impairment> Network::impairments() const {
+  std::map<int, Impairment> out;
+  for (auto& [h, i] : impaired_) out[h] = i.impairment;
+  return out;
+}
+
+std::string Network::impairment_summary(int host) const {
+  auto it = netem_summaries_.find(host);
+  return it == netem_summaries_.end() ? std::string() : it->second;
 }
 
 void Network::sweep_stale() {
