@@ -12,8 +12,8 @@ PKGS=(build-essential cmake ninja-build pkg-config
       # the fault harness (tests/fault): ip (namespaces, bridges), mkfs.ext4, losetup and mount
       iproute2 e2fsprogs util-linux
       # packet loss, delay and reordering without sch_netem: iptables' NFQUEUE target and a
-      # userspace delayer (libnetfilter_queue); clock jumps per process: libfaketime
-      iptables libnetfilter-queue-dev faketime)
+      # userspace delayer (libnetfilter_queue)
+      iptables libnetfilter-queue-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

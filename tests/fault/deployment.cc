@@ -131,7 +131,7 @@ void Deployment::mount_disks() {
     std::string hd = dir_ + "/h" + std::to_string(h);
     std::filesystem::create_directories(hd + "/disk");
     // -m 0: nothing reserved for root (the brokers run as root here), so "full" means full.
-    for (const std::string& cmd : {"truncate -s 1G " + hd + "/disk.img", "mkfs.ext4 -q -F -m 0 " + hd + "/disk.img",
+    for (const std::string& cmd : {"truncate -s 4G " + hd + "/disk.img", "mkfs.ext4 -q -F -m 0 " + hd + "/disk.img",
                                    "mount -o loop " + hd + "/disk.img " + hd + "/disk"}) {
       auto r = test::run_command({"/bin/sh", "-c", cmd + " 2>&1"});
       if (r.exit_code != 0) {
@@ -246,8 +246,7 @@ void Deployment::write_configs() {
     std::vector<std::string> env;
     if (clock_control()) {
       write_file(hd + "/clock", "+0\n");
-      env = {"LD_PRELOAD=" + faketime_library(), "FAKETIME_TIMESTAMP_FILE=" + hd + "/clock",
-             "FAKETIME_CACHE_DURATION=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"};
+      env = {"LD_PRELOAD=" + clock_shift_library(), "MQ_CLOCK_OFFSET_FILE=" + hd + "/clock"};
     }
     namesrv_.push_back(std::make_unique<HostProcess>(
         net_.ns(h), std::vector<std::string>{test::binary("mqnamesrv"), "-c", hd + "/namesrv.conf"},
@@ -284,19 +283,17 @@ void Deployment::stop_all() {
     if (n) n->terminate(std::chrono::seconds(10));
 }
 
-const std::string& Deployment::faketime_library() {
+const std::string& Deployment::clock_shift_library() {
   static const std::string path = [] {
-    for (const char* p : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-                          "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/faketime/libfaketimeMT.so.1"})
-      if (::access(p, R_OK) == 0) return std::string(p);
-    return std::string();
+    std::string p = test::binary("libmqclockshift.so");
+    return ::access(p.c_str(), R_OK) == 0 ? p : std::string();
   }();
   return path;
 }
 
 bool Deployment::set_clock_offset(int host, int64_t offset_s, std::string& why) {
   if (!clock_control()) {
-    why = "libfaketime is not installed (package faketime)";
+    why = "libmqclockshift.so was not built";
     return false;
   }
   // Written aside and renamed, so a program never reads half a line.

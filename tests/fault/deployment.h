@@ -13,15 +13,15 @@
 // Every process runs inside its host's namespace (`ip netns exec`), with its output appended to a
 // log file in the host's folder, and is signalled only by the PID the harness started.
 //
-// Disks: each host's stores live on the host's own disk, a 1 GiB ext4 image (sparse, so it costs
+// Disks: each host's stores live on the host's own disk, a 4 GiB ext4 image (sparse, so it costs
 // only what is written) loop-mounted on <dir>/h<N>/disk, when the harness may mount (root); logs
 // and the clock file stay outside it. A full disk is a ballast file that leaves 512 KiB free (the load uses it up); the
 // heal deletes it. Where mounting is refused the stores are plain folders and there are no disk
 // faults.
 //
-// Clock jumps: where libfaketime is installed, every program of a host runs with it preloaded,
-// reading its offset from the host's `clock` file (re-read once a second). Only wall-clock time
-// moves (FAKETIME_DONT_FAKE_MONOTONIC): CLOCK_REALTIME is what an NTP step or an operator's
+// Clock jumps: every program of a host runs with libmqclockshift.so preloaded (clock_shift.c, built
+// beside mqfault), reading its wall-clock offset from the host's `clock` file (re-read once a
+// second). Only wall-clock time moves: CLOCK_REALTIME is what an NTP step or an operator's
 // `date -s` changes, while timeouts, elections and the event loop run on CLOCK_MONOTONIC.
 #pragma once
 #include <chrono>
@@ -108,11 +108,11 @@ class Deployment {
   bool fill_disk(int host, std::string& why);
   bool free_disk(int host, std::string& why);
 
-  // libfaketime's preload library, or "" when it is not installed (then no clock control).
-  static const std::string& faketime_library();
-  bool clock_control() const { return !faketime_library().empty(); }
+  // The clock-shifting preload library, or "" when it was not built (then no clock control).
+  static const std::string& clock_shift_library();
+  bool clock_control() const { return !clock_shift_library().empty(); }
   // Sets the wall clock of every program on `host` to real time + `offset_s` (0 undoes a jump).
-  // Takes effect within about a second (libfaketime's cache).
+  // Takes effect within about a second.
   bool set_clock_offset(int host, int64_t offset_s, std::string& why);
 
   // Creates `topic` with `queues` read/write queues on every broker of every host.

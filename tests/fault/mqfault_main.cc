@@ -65,8 +65,10 @@ void usage() {
                "               [--seed n] [--faults kind,kind,...] [--dir path] [--keep] [--queues n]\n"
                "               [--send-interval-ms n] [--report-json path] [--sabotage drop-drained|wipe-group]\n"
                "fault kinds: kill9 kill9-leader kill9-host stop stop-leader isolate isolate-leader bridge halves\n"
-               "             clock-forward clock-back (a host's wall clock steps an hour and back; needs libfaketime)\n"
-               "             disk-full (a host's disk, a loop-mounted image, fills up; freed at the heal)\n");
+               "             clock-forward clock-back (a host's wall clock steps an hour and back; libmqclockshift.so)\n"
+               "             disk-full (a host's disk, a loop-mounted image, fills up; freed at the heal)\n"
+               "             loss delay reorder (what one host sends: 15 %% lost / 150+-50 ms late / 10+-10 ms late,\n"
+               "             a quarter at once; mqfault-netem, needs iptables-legacy)\n");
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -116,6 +118,7 @@ nlohmann::json leaders_json(const std::vector<std::vector<std::string>>& per_hos
 struct ActiveFault {
   std::string kind;
   std::vector<int> hosts;
+  std::string detail;  // e.g. the impairment's parameters
   std::function<bool(std::string&)> heal;
 };
 
@@ -125,14 +128,15 @@ class Injector {
 
   Injector(Network& net, Deployment& dep, std::mt19937_64& rng) : net_(net), dep_(dep), rng_(rng) {}
 
-  // `clock`: libfaketime is installed (Deployment::clock_control); `disks`: the hosts' disks are
-  // loop-mounted images (root).
-  static std::vector<std::string> kinds_for(Layout l, bool clock, bool disks) {
+  // `clock`: the clock-shifting library is there (Deployment::clock_control); `disks`: the hosts' disks are
+  // loop-mounted images (root); `netem`: iptables-legacy is there for mqfault-netem's queue rule.
+  static std::vector<std::string> kinds_for(Layout l, bool clock, bool disks, bool netem) {
     std::vector<std::string> k{"kill9", "kill9-leader", "kill9-host", "stop", "stop-leader", "isolate",
                                "isolate-leader", "halves"};
     if (Deployment::hosts_of(l) >= 3) k.push_back("bridge");
     if (clock) k.insert(k.end(), {"clock-forward", "clock-back"});
     if (disks) k.push_back("disk-full");
+    if (netem) k.insert(k.end(), {"loss", "delay", "reorder"});
     return k;
   }
 
@@ -189,6 +193,35 @@ class Injector {
       f.hosts = {h};
       if (!dep_.set_clock_offset(h, kind == "clock-forward" ? kClockJumpS : -kClockJumpS, why)) return std::nullopt;
       f.heal = [this, h](std::string& w) { return dep_.set_clock_offset(h, 0, w); };
+    } else if (kind == "loss" || kind == "delay" || kind == "reorder") {
+      // Everything one host sends (to its peers and to the clients) is impaired, as a bad NIC or
+      // switch port would: 15 % lost; or 150 ms +- 50 ms late; or 10 ms +- 10 ms late with a
+      // quarter sent at once, which reorders. mqfault-netem (tests/fault/netem.h) in its namespace.
+      int h = random_host();
+      f.hosts = {h};
+      Impairment imp;
+      imp.seed = rng_();
+      if (kind == "loss") {
+        imp.loss_pct = 15;
+      } else if (kind == "delay") {
+        imp.delay_ms = 150;
+        imp.jitter_ms = 50;
+      } else {
+        imp.delay_ms = 10;
+        imp.jitter_ms = 10;
+        imp.reorder_pct = 25;
+      }
+      if (!net_.impair(h, imp)) return refused(why);
+      f.detail = imp.describe();
+      f.heal = [this, h](std::string& w) {
+        if (!net_.clear_impairment(h)) {
+          w = net_.error();
+          return false;
+        }
+        if (std::string summary = net_.impairment_summary(h); !summary.empty())
+          SAY("host %d's impairment did: %s", h, summary.c_str());
+        return true;
+      };
     } else if (kind == "disk-full") {
       // Every store of one host meets a full disk; the heal deletes the ballast.
       int h = random_host();
@@ -296,7 +329,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!o.seed_given) o.seed = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) % 1000000007ULL;
-  auto all_kinds = Injector::kinds_for(o.layout, !Deployment::faketime_library().empty(), ::geteuid() == 0);
+  auto all_kinds = Injector::kinds_for(o.layout, !Deployment::clock_shift_library().empty(), ::geteuid() == 0,
+                                       !Network::iptables_binary().empty());
   if (o.faults.empty()) o.faults = all_kinds;
   for (const auto& k : o.faults)
     if (std::find(all_kinds.begin(), all_kinds.end(), k) == all_kinds.end()) {
@@ -325,7 +359,7 @@ int main(int argc, char** argv) {
   std::string faults_text;
   for (const auto& k : o.faults) faults_text += (faults_text.empty() ? "" : ",") + k;
   SAY("faults: %s%s", faults_text.c_str(),
-      Deployment::faketime_library().empty() ? " (no clock jumps: libfaketime, package faketime, is not installed)" : "");
+      Deployment::clock_shift_library().empty() ? " (no clock jumps: libmqclockshift.so was not built)" : "");
 
   Network net;
   if (!net.create(Deployment::hosts_of(o.layout))) {
@@ -335,7 +369,9 @@ int main(int argc, char** argv) {
   }
   int rc = 1;
   {
-    Deployment dep(net, o.layout, o.dir, "mappedFileSizeCommitLog=67108864\n");
+    // Small index files (4 MB instead of 420 MB each, all reserved up front) so that a host's
+    // stores fit its disk image with room to spare until a disk-full fault fills it.
+    Deployment dep(net, o.layout, o.dir, "mappedFileSizeCommitLog=67108864\nmaxHashSlotNum=50000\nmaxIndexNum=200000\n");
     std::string why;
     if (!dep.disk_control() && std::find(o.faults.begin(), o.faults.end(), "disk-full") != o.faults.end()) {
       SAY("no disk-full faults: the hosts' disk images could not be mounted");
@@ -417,7 +453,8 @@ int main(int argc, char** argv) {
       auto fault_t = Clock::now();
       nlohmann::json hosts = f->hosts;
       history.write({{"f", "fault"}, {"type", "info"}, {"fault", kind}, {"hosts", hosts}, {"groups", {"*"}}, {"n", n}});
-      SAY("fault %d: %s on hosts %s", n, kind.c_str(), hosts.dump().c_str());
+      SAY("fault %d: %s on hosts %s%s%s", n, kind.c_str(), hosts.dump().c_str(), f->detail.empty() ? "" : ": ",
+          f->detail.c_str());
       wait_until_or_interrupt(fault_t + std::chrono::seconds(o.hold_s), &work);
       auto mid = dep.leaders_per_host();
       during.push_back({{"fault", kind}, {"hosts", hosts}, {"leaders", leaders_json(mid)}});
@@ -436,6 +473,9 @@ int main(int argc, char** argv) {
 
     SAY("fault phase over (%d faults); healing, then load until every group took sends and reads again", n);
     net.heal();
+    net.clear_impairments();
+    for (int h = 0; h < dep.hosts(); ++h)
+      if (dep.disk_control() && !dep.free_disk(h, why)) SAY("freeing the disk of host %d failed: %s", h, why.c_str());
     for (int h = 0; h < dep.hosts(); ++h)
       if (!dep.revive(h, why)) SAY("revive of host %d failed: %s", h, why.c_str());
     bool led = test::wait_until([&] { return dep.every_group_led(); }, std::chrono::seconds(90));
