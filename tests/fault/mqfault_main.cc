@@ -308,10 +308,12 @@ bool preferred_leaders_lead(Deployment& dep) {
   return true;
 }
 
-// Sleeps until `until` or an interrupt, printing the workload's progress now and then.
-void wait_until_or_interrupt(Clock::time_point until, Workload* w) {
+// Sleeps until `until` or an interrupt, printing the workload's progress now and then, and calling
+// `each` (if any) every 100 ms.
+void wait_until_or_interrupt(Clock::time_point until, Workload* w, const std::function<void()>& each = {}) {
   auto next_progress = Clock::now() + std::chrono::seconds(10);
   while (Clock::now() < until && !g_interrupted) {
+    if (each) each();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (w && Clock::now() >= next_progress) {
       SAY("progress: %s", w->progress_line().c_str());
@@ -417,6 +419,7 @@ int main(int argc, char** argv) {
     auto start = Clock::now();
     auto end = start + std::chrono::seconds(o.duration_s);
     std::map<std::string, int> applied;
+    std::map<std::string, int64_t> worst_failover_ms;  // per kind; hold + 1 ms: not within the hold
     std::vector<nlohmann::json> during;
     int n = 0;
     bool broke = false;
@@ -455,9 +458,18 @@ int main(int argc, char** argv) {
       history.write({{"f", "fault"}, {"type", "info"}, {"fault", kind}, {"hosts", hosts}, {"groups", {"*"}}, {"n", n}});
       SAY("fault %d: %s on hosts %s%s%s", n, kind.c_str(), hosts.dump().c_str(), f->detail.empty() ? "" : ": ",
           f->detail.c_str());
-      wait_until_or_interrupt(fault_t + std::chrono::seconds(o.hold_s), &work);
+      // Failover, as the brokers see it: the time until every group has a leader (or master) the
+      // harness can reach again. Clients see it later: a send to a frozen or cut-off leader waits
+      // out its timeout before the client moves on.
+      int64_t failover_ms = -1;
+      wait_until_or_interrupt(fault_t + std::chrono::seconds(o.hold_s), &work, [&] {
+        if (failover_ms < 0 && dep.every_group_led())
+          failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - fault_t).count();
+      });
+      if (failover_ms >= 0) worst_failover_ms[kind] = std::max(worst_failover_ms[kind], failover_ms);
+      else worst_failover_ms[kind] = std::max<int64_t>(worst_failover_ms[kind], int64_t{o.hold_s} * 1000 + 1);
       auto mid = dep.leaders_per_host();
-      during.push_back({{"fault", kind}, {"hosts", hosts}, {"leaders", leaders_json(mid)}});
+      during.push_back({{"fault", kind}, {"hosts", hosts}, {"leaders", leaders_json(mid)}, {"failover_ms", failover_ms}});
       if (!f->heal(why)) {
         SAY("heal of %s failed: %s", kind.c_str(), why.c_str());
         broke = true;
@@ -466,8 +478,9 @@ int main(int argc, char** argv) {
                      {"leaders_during", leaders_json(mid)}});
       auto heal_t = Clock::now();
       bool led = test::wait_until([&] { return dep.every_group_led(); }, std::chrono::seconds(60));
-      SAY("healed %s; leaders during: %s; every group led again %s after %.1f s", kind.c_str(), leaders_text(mid).c_str(),
-          led ? "yes" : "NO", std::chrono::duration<double>(Clock::now() - heal_t).count());
+      SAY("healed %s; every group led during the fault %s; leaders during: %s; every group led again %s after %.1f s",
+          kind.c_str(), failover_ms >= 0 ? (std::to_string(failover_ms) + " ms after it").c_str() : "NEVER",
+          leaders_text(mid).c_str(), led ? "yes" : "NO", std::chrono::duration<double>(Clock::now() - heal_t).count());
       next_fault = std::max(next_fault + std::chrono::seconds(o.fault_interval_s), Clock::now() + std::chrono::seconds(1));
     }
 
@@ -510,6 +523,9 @@ int main(int argc, char** argv) {
     std::printf("\n%s\n", report.text().c_str());
     std::printf("seed %llu, layout %s, faults applied:", static_cast<unsigned long long>(o.seed), layout_name(o.layout));
     for (auto& [k, c] : applied) std::printf(" %s=%d", k.c_str(), c);
+    std::printf("\nfailover (every group led by a member the harness reaches), worst per fault kind:");
+    for (auto& [k, ms] : worst_failover_ms)
+      std::printf(" %s=%s", k.c_str(), ms > int64_t{o.hold_s} * 1000 ? "never-within-hold" : (std::to_string(ms) + "ms").c_str());
     std::printf("\nleaders before: %s\n", leaders_text(before).c_str());
     for (const auto& d : during) std::printf("leaders during %s on %s: %s\n", d["fault"].get<std::string>().c_str(),
                                              d["hosts"].dump().c_str(), d["leaders"].dump().c_str());
@@ -524,6 +540,7 @@ int main(int argc, char** argv) {
       j["symmetric_after"] = symmetric;
       j["drained"] = drained;
       j["faults_applied"] = applied;
+      j["worst_failover_ms"] = worst_failover_ms;
       std::ofstream(o.report_json) << j.dump(2) << "\n";
     }
     if (!o.sabotage.empty()) {
