@@ -26,6 +26,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kRouteRefreshMs = 500;  // far below a real client's 30 s: we measure the brokers
+constexpr int64_t kShunMs = 10000;         // how long a producer avoids an address whose send failed
 constexpr int32_t kPullBatch = 32;
 
 // Broker codes after which the message is certainly not stored. Anything else (SYSTEM_ERROR from a
@@ -162,13 +163,24 @@ struct Workload::Impl {
     int64_t seq = 0;
     std::string uniq_key = uniq.next();  // kept across the retries of one seq, as Java's msgId
     size_t rotate = 0;
+    // The address whose send just failed is avoided for a while when the NameServers name another
+    // (RocketMQ's sendLatencyFaultEnable does the same per broker): after a leader is cut off, a
+    // retry goes to the new leader instead of waiting out a second timeout on the old one.
+    std::string shunned;
+    int64_t shunned_until_ms = 0;
     while (sending.load()) {
       auto addrs = addrs_of(group, false);
       if (addrs.empty()) {  // no master known: nothing was sent, so nothing to record
         nap(backoff(rng), sending);
         continue;
       }
-      const std::string& addr = addrs[rotate % addrs.size()];
+      std::string addr = addrs[rotate % addrs.size()];
+      if (addr == shunned && history.now_ms() < shunned_until_ms)
+        for (const auto& a : addrs)
+          if (a != shunned) {
+            addr = a;
+            break;
+          }
       std::string key = key_of(id, seq);
       int64_t start = history.now_ms();
       history.write(json{{"t", start}, {"f", "send"}, {"type", "invoke"}, {"proc", id}, {"topic", opt.topic},
@@ -222,6 +234,8 @@ struct Workload::Impl {
         if (opt.send_interval_ms > 0) nap(opt.send_interval_ms, sending);
       } else {
         ++rotate;  // the next candidate address (a stale NameServer view may name a dead master)
+        shunned = addr;
+        shunned_until_ms = history.now_ms() + kShunMs;
         nap(backoff(rng), sending);
       }
     }
@@ -274,13 +288,21 @@ struct Workload::Impl {
     size_t rotate = 0;
     std::string proc = "c-" + group;
     int64_t last_fail_note_ms = 0;
+    std::string shunned;  // as the producers: a member whose pull failed is avoided for a while
+    int64_t shunned_until_ms = 0;
     while (tailing.load()) {
       auto addrs = addrs_of(group, true);
       if (addrs.empty()) {
         nap(100, tailing);
         continue;
       }
-      const std::string& addr = addrs[rotate % addrs.size()];
+      std::string addr = addrs[rotate % addrs.size()];
+      if (addr == shunned && history.now_ms() < shunned_until_ms)
+        for (const auto& a : addrs)
+          if (a != shunned) {
+            addr = a;
+            break;
+          }
       bool progressed = false, failed_pull = false;
       for (int32_t q = 0; q < opt.queues_per_broker && tailing.load(); ++q) {
         RemotingCommand keep;
@@ -313,6 +335,8 @@ struct Workload::Impl {
       }
       if (failed_pull) {
         ++rotate;
+        shunned = addr;
+        shunned_until_ms = history.now_ms() + kShunMs;
         nap(100, tailing);
       } else if (!progressed) {
         // A slave without slaveReadEnable answers PULL_RETRY_IMMEDIATELY (suggesting the master)
