@@ -276,6 +276,9 @@ Result<Unit, int> ConsumerOffsetManager::load_json_text(const std::string& text)
     for (auto t = it->begin(); t != it->end(); ++t) {
       if (!t.value().is_object()) continue;
       for (auto q = t.value().begin(); q != t.value().end(); ++q) {
+        // A float beyond int64's range (1e300) is no offset either; converting it is undefined.
+        const double d = q.value().is_number_float() ? q.value().get<double>() : 0.0;
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) continue;
         try {
           table_[t.key()][std::stoi(q.key())] = q.value().get<int64_t>();
         } catch (...) {

@@ -172,7 +172,13 @@ int64_t json_int(const nlohmann::json& obj, std::string_view key, int64_t fallba
   auto it = obj.find(key);
   if (it == obj.end()) return fallback;
   if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_number()) return static_cast<int64_t>(it->get<double>());
+  if (it->is_number()) {
+    // A float outside int64's range (1e300 from a peer) has no integer value: like any other
+    // unusable value it yields the fallback (converting it would be undefined behaviour).
+    double d = it->get<double>();
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return fallback;
+    return static_cast<int64_t>(d);
+  }
   if (it->is_string()) {
     const auto& s = it->get_ref<const std::string&>();
     int64_t v = 0;

@@ -6,6 +6,7 @@
 # build-fuzz/fuzz/artifacts/<target>/); exits non-zero if any target crashed.
 #   bash scripts/fuzz.sh [seconds-per-target (default 300)] [target...]
 # Targets: fuzz_frame fuzz_message fuzz_json fuzz_ha fuzz_raft fuzz_config fuzz_store_recovery.
+# MQ_FUZZ_RUNS=<n> also ends each target's run after n executions (e.g. 10000000).
 # The test command runs each for 20 s (ctest -L fuzz).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

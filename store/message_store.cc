@@ -420,6 +420,10 @@ IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
   // Where to start scanning.
   size_t start = files.size() > 3 ? files.size() - 3 : 0;
   if (abnormal) {
+    // From the newest file whose first record the checkpoint covers, but never later than a normal
+    // recovery starts: the next clean start scans those files, and a bad record it found there would
+    // cut the log, with everything appended after this recovery (found by libFuzzer).
+    const size_t normal_start = start;
     start = 0;
     int64_t min_ts = checkpoint_->min_timestamp();
     for (size_t k = files.size(); k-- > 0;) {
@@ -434,7 +438,7 @@ IoResult<RecoveryReport> MessageStore::recover(bool abnormal) {
       r.skip(8 + ((flag & sysflag::kBornHostV6) ? 20 : 8));
       int64_t store_ts = r.i64();
       if (r.ok() && store_ts != 0 && store_ts <= min_ts) {
-        start = k;
+        start = std::min(k, normal_start);
         break;
       }
     }

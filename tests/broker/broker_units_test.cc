@@ -152,6 +152,15 @@ TEST_CASE("consumer offsets: fastjson's unquoted keys out and in, and the Java f
   CHECK(topics.find("FixtureTopicA"));
 }
 
+TEST_CASE("consumer offsets: a float offset beyond int64 is skipped, not converted (found by libFuzzer)") {
+  ConsumerOffsetManager o;
+  REQUIRE(o.load_json_text(R"({"offsetTable":{"T@G":{0:4e44,1:-1e300,2:7,3:5.0}}})").ok());
+  CHECK(o.query("G", "T", 0) == -1);
+  CHECK(o.query("G", "T", 1) == -1);
+  CHECK(o.query("G", "T", 2) == 7);
+  CHECK(o.query("G", "T", 3) == 5);
+}
+
 TEST_CASE("broker config: RocketMQ keys, role rules, errors name file, line and key") {
   auto f = parse_properties("b.conf", "brokerName=broker-a\nbrokerRole=SLAVE\nbrokerId=0\n");
   BrokerConfig c;

@@ -47,6 +47,16 @@ TEST_CASE("json accessors accept numbers written as strings") {
   CHECK(json_bool(*j, "d"));
 }
 
+TEST_CASE("json_int of a float outside int64's range is the fallback (found by libFuzzer)") {
+  // A register body whose dataVersion timestamp has ~100 digits: parsed as a double, 1.8e97.
+  auto j = parse_fastjson(R"({"t":1795310905555555555555555555555555555555555555555555555555555555555555555555555555555555555555555554304,"n":-1e300,"f":12.9,"m":-9223372036854775808.0})");
+  REQUIRE(j.ok());
+  CHECK(json_int(*j, "t", -7) == -7);
+  CHECK(json_int(*j, "n", -7) == -7);
+  CHECK(json_int(*j, "f") == 12);
+  CHECK(json_int(*j, "m") == INT64_MIN);
+}
+
 TEST_CASE("invalid UTF-8 from a peer never makes a dump throw (found by libFuzzer)") {
   // An object used as a fastjson map key, holding a byte that is not UTF-8.
   std::string text = "{{\"k\":\"\xFF\"}:1,\"s\":\"\xC3\"}";

@@ -17,12 +17,19 @@ FIX = args.fixtures
 counts = {}
 
 
+# Targets whose byte 0 picks one reader (selector = byte 0 % n): each seed is written once per reader.
+SELECTORS = {'fuzz_json': 12, 'fuzz_config': 9}
+
+
 def seed(target, name, data):
     d = os.path.join(args.out, target)
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, name), 'wb') as f:
-        f.write(data)
-    counts[target] = counts.get(target, 0) + 1
+    n = SELECTORS.get(target)
+    for sel in (range(n) if n else [None]):
+        path = os.path.join(d, name if sel is None else '%s.s%d' % (name, sel))
+        with open(path, 'wb') as f:
+            f.write(data if sel is None else bytes([sel]) + data)
+        counts[target] = counts.get(target, 0) + 1
 
 
 def section(kind, data):
@@ -138,13 +145,35 @@ def transfer(offset, body):
     return struct.pack('>qi', offset, len(body)) + body
 
 
+SEG = 16384  # the targets' largest CommitLog segment (fuzz_ha, fuzz_store_recovery)
+
+
+def resegment(recs, seg, limit):
+    # The fixture's records laid out again in segments of `seg` bytes, as a broker with that segment
+    # size writes them: physical offsets rewritten, a BLANK (size, magic 0xCBD43194) filling each
+    # segment's end. Returns the bytes (at most `limit`) and {old offset: new offset}.
+    out, moved = b'', {}
+    for old, rec in recs:
+        room = seg - len(out) % seg
+        if len(rec) + 8 > room:
+            if len(out) + room > limit:
+                break
+            out += struct.pack('>iI', room, 0xCBD43194) + b'\0' * (room - 8)
+        if len(out) + len(rec) > limit:
+            break
+        moved[old] = len(out)
+        out += rec[:28] + struct.pack('>q', len(out)) + rec[36:]
+    return out, moved
+
+
+cl16, _ = resegment(recs, SEG, 18000)
 ha = transfer(0, b'')
-for off in range(0, 32768, 4096):
-    ha += transfer(off, cl0[off:off + 4096])
-seed('fuzz_ha', 'stream64k', b'\x10\x06' + ha)
-seed('fuzz_ha', 'heartbeats', b'\x00\x06' + transfer(0, b'') + transfer(0, b''))
+for off in range(0, len(cl16), 4096):
+    ha += transfer(off, cl16[off:off + 4096])
+seed('fuzz_ha', 'stream16k', b'\x10\x04' + ha)
+seed('fuzz_ha', 'heartbeats', b'\x00\x04' + transfer(0, b'') + transfer(0, b''))
 end = recs[10][0] if len(recs) > 10 else 0
-seed('fuzz_ha', 'records10', b'\x03\x06' + transfer(0, cl0[:end]) + transfer(end, b''))
+seed('fuzz_ha', 'records10', b'\x03\x04' + transfer(0, cl0[:end]) + transfer(end, b''))
 
 # ---- Raft messages and DLedger entries ----------------------------------------------------------
 def dledger_entries(buf):
@@ -224,15 +253,28 @@ seed('fuzz_config', 'toml', b'brokerName = "b"\nlistenPort = 10911\nenableDLeger
 
 # ---- store recovery ----------------------------------------------------------------------------
 def store_seed(root, mode, cq_topic='FixtureTopicA'):
+    # The store's first records in a 16 KiB segment and part of a second, its ConsumeQueue units
+    # moved along (30-unit files, mode bit 6).
     out = bytes([mode])
     cl = os.path.join(root, 'commitlog')
     names = sorted(os.listdir(cl))
-    out += section(0, read(os.path.join(cl, names[0])))
+    log, moved = resegment(list(records(read(os.path.join(cl, names[0])))), SEG, SEG + 8192)
+    out += section(0, log[:SEG])
+    if len(log) > SEG:
+        out += section(1, log[SEG:])
     cq = os.path.join(root, 'consumequeue', cq_topic)
-    for kind, rel in ((2, '0/00000000000000000000'), (3, '0/00000000000000000600'), (4, '1/00000000000000000000')):
-        p = os.path.join(cq, rel)
-        if os.path.exists(p):
-            out += section(kind, read(p))
+    for queue in (0, 1):
+        units = b''
+        qdir = os.path.join(cq, str(queue))
+        for name in sorted(os.listdir(qdir)) if os.path.isdir(qdir) else []:
+            data = read(os.path.join(qdir, name))
+            for i in range(0, len(data) - 19, 20):
+                phy, size, tags = struct.unpack_from('>qiq', data, i)
+                if phy in moved:
+                    units += struct.pack('>qiq', moved[phy], size, tags)
+        for kind, part in (((2, units[:600]), (3, units[600:1200])) if queue == 0 else ((4, units[:600]),)):
+            if part:
+                out += section(kind, part)
     cp = os.path.join(root, 'checkpoint')
     if os.path.exists(cp):
         out += section(5, read(cp))
@@ -242,15 +284,16 @@ def store_seed(root, mode, cq_topic='FixtureTopicA'):
     return out
 
 
-# mode: bit 1 CRC check, bit 2 index, bits 3-5 = 6 (64 KiB segments), bit 6 (30-unit CQ files)
-seed('fuzz_store_recovery', 'java_store', store_seed(os.path.join(FIX, 'java494-store'), 0x02 | 0x04 | (6 << 3) | 0x40))
-seed('fuzz_store_recovery', 'java_store_noindex', store_seed(os.path.join(FIX, 'java494-store'), 0x02 | (6 << 3) | 0x40))
+# mode: bit 1 CRC check, bit 2 index, bits 3-5 = 4 (16 KiB segments), bit 6 (30-unit CQ files)
+seed('fuzz_store_recovery', 'java_store', store_seed(os.path.join(FIX, 'java494-store'), 0x02 | 0x04 | (4 << 3) | 0x40))
+seed('fuzz_store_recovery', 'java_store_noindex', store_seed(os.path.join(FIX, 'java494-store'), 0x02 | (4 << 3) | 0x40))
 killed = os.path.join(FIX, 'java494-store-killed')
 if os.path.isdir(os.path.join(killed, 'commitlog')):
-    seed('fuzz_store_recovery', 'killed_store', store_seed(killed, 0x01 | 0x02 | (6 << 3) | 0x40))
+    seed('fuzz_store_recovery', 'killed_store', store_seed(killed, 0x01 | 0x02 | (4 << 3) | 0x40))
 small = bytes([0x01 | 0x02 | (2 << 3)]) + section(0, cl0[:4096])
 seed('fuzz_store_recovery', 'small_segment', small)
-dl_seed = bytes([0x80 | 6]) + section(0, d0) + section(4, read(os.path.join(n0, 'index', '00000000000000000000'))[:2048])
+d16 = b''.join(e for pos, e in dl if pos + len(e) <= SEG)  # the entries of a 16 KiB first segment
+dl_seed = bytes([0x80 | 4]) + section(0, d16) + section(4, read(os.path.join(n0, 'index', '00000000000000000000'))[:2048])
 dl_seed += section(5, read(os.path.join(n0, 'currterm'))) + section(6, read(os.path.join(n0, 'checkpoint')))
 seed('fuzz_store_recovery', 'dledger_n0', dl_seed)
 def disk_entries(bodies):

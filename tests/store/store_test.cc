@@ -445,6 +445,46 @@ TEST_CASE("clean shutdown and reopen: no abort, everything back, queue offsets c
   CHECK(all[5].body == body_for(16));
 }
 
+// fuzz_store_recovery: abnormal recovery started at the newest file the checkpoint covers and so
+// never checked a bad record in an older file that the next normal recovery (the last three files)
+// does check; after a clean stop that recovery cut the log there, with the messages put meanwhile.
+TEST_CASE("abnormal recovery checks at least the files a normal recovery checks (found by libFuzzer)") {
+  FaultInjectingFileSystem fs;
+  auto config = small_config("/s", 1024, 10);
+  config.check_crc_on_recover = true;
+  std::vector<PutMessageResult> puts;
+  {
+    MessageStore s(config, fs, quiet_log());
+    REQUIRE(s.open().ok());
+    for (int i = 0; i < 12; ++i) puts.push_back(s.put_message(make_msg("C", 0, body_for(i)), 10000 * (i + 1)));
+    REQUIRE(puts.back().wrote_offset >= 1024);  // two segments; the checkpoint covers the second's start
+    REQUIRE(s.shutdown().ok());
+  }
+  // A bad body byte in the first segment's second record, and a crash marker.
+  {
+    auto f = fs.open("/s/commitlog/" + offset_to_file_name(0), false);
+    REQUIRE(f.ok());
+    REQUIRE((*f)->write_at(puts[1].wrote_offset + 88, "#", 1).ok());
+    REQUIRE(fs.open("/s/abort", true).ok());
+  }
+  int64_t end = 0;
+  {
+    MessageStore s(config, fs, quiet_log());
+    auto rep = s.open();
+    REQUIRE(rep.ok());
+    CHECK(rep->abnormal);
+    CHECK(rep->commit_log_end == puts[1].wrote_offset);
+    CHECK(s.put_message(make_msg("C", 0, "after"), 200000).status == PutMessageStatus::kPutOk);
+    end = s.max_phy_offset();
+    REQUIRE(s.shutdown().ok());
+  }
+  MessageStore s(config, fs, quiet_log());
+  auto rep = s.open();
+  REQUIRE(rep.ok());
+  CHECK_FALSE(rep->abnormal);
+  CHECK(s.max_phy_offset() == end);
+}
+
 TEST_CASE("abnormal recovery: torn tail cut, ConsumeQueue units past the end dropped, missing units rebuilt") {
   FaultInjectingFileSystem fs;
   std::vector<PutMessageResult> puts;
