@@ -477,7 +477,8 @@ void Broker::housekeeping() {
     if (dledger_ && (req.is_delete_time || last_disk_used_ratio_ * 100 > config_.store.disk_max_used_space_ratio)) {
       // The Raft log's files belong to the loop thread; the queues follow on the strand below.
       dledger_->delete_expired(req.now_ms, config_.store.file_reserved_time_hours * 3600 * 1000,
-                               last_disk_used_ratio_ * 100 > config_.store.disk_space_clean_forcibly_ratio,
+                               config_.store.clean_file_forcibly_enable &&
+                                   last_disk_used_ratio_ * 100 > config_.store.disk_space_clean_forcibly_ratio,
                                config_.store.delete_commit_log_files_per_run);
     }
     // Measuring the disk and unlinking big files both block: run them on this broker's strand.

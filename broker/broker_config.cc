@@ -126,6 +126,7 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("fileReservedTime", store.file_reserved_time_hours);
   b.bind("deleteWhen", store.delete_when);
   b.bind("diskMaxUsedSpaceRatio", store.disk_max_used_space_ratio);
+  b.bind("cleanFileForciblyEnable", store.clean_file_forcibly_enable);
   b.bind("messageDelayLevel", store.message_delay_level);
 }
 
@@ -395,6 +396,7 @@ std::string BrokerConfig::to_properties() const {
   kv("brokerName", broker_name);
   kv("brokerPermission", std::to_string(broker_permission));
   kv("brokerRole", broker_role_name(broker_role));
+  kv("cleanFileForciblyEnable", b(store.clean_file_forcibly_enable));
   kv("dLegerCheckpointIntervalMs", std::to_string(dledger_checkpoint_interval_ms));
   kv("dLegerElectionTimeoutMs", std::to_string(dledger_election_timeout_ms));
   kv("dLegerFaultInjectionEnable", b(dledger_fault_injection_enable));

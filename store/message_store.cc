@@ -1500,7 +1500,7 @@ int MessageStore::delete_expired_files(const ExpiryRequest& req) {
   double pct = req.disk_used_ratio * 100.0;
   update_disk_usage(req.disk_used_ratio);
   bool space_pressure = pct > config_.disk_max_used_space_ratio;
-  bool forcibly = pct > config_.disk_space_clean_forcibly_ratio;
+  bool forcibly = config_.clean_file_forcibly_enable && pct > config_.disk_space_clean_forcibly_ratio;
   if (!req.is_delete_time && !space_pressure && !req.manual) return 0;
   if (reader_) {
     // The Raft log expires its own data files (DLedgerService); the queues follow its start.

@@ -144,6 +144,10 @@ struct MessageStoreConfig {
   std::string delete_when = "04";         // hours (local time) at which expiry runs, ';'-separated
   int disk_max_used_space_ratio = 75;     // percent: above it, expiry runs whatever the hour
   int disk_space_clean_forcibly_ratio = 85;  // percent: above it, oldest files go even if young
+  // cleanFileForciblyEnable: RocketMQ deletes the oldest files above the forcible ratio whether
+  // or not anyone consumed them (the disk before the retention time). False keeps every file for
+  // its fileReservedTime; a disk that fills then refuses puts instead of losing messages.
+  bool clean_file_forcibly_enable = true;
   int disk_space_warning_level_ratio = 90;   // percent: above it, puts are refused (disk full)
   int delete_commit_log_files_per_run = 10;
   // Delay levels, for SCHEDULE_TOPIC_XXXX tag codes (delivery time).

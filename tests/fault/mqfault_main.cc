@@ -372,8 +372,13 @@ int main(int argc, char** argv) {
   int rc = 1;
   {
     // Small index files (4 MB instead of 420 MB each, all reserved up front) so that a host's
-    // stores fit its disk image with room to spare until a disk-full fault fills it.
-    Deployment dep(net, o.layout, o.dir, "mappedFileSizeCommitLog=67108864\nmaxHashSlotNum=50000\nmaxIndexNum=200000\n");
+    // stores fit its disk image with room to spare until a disk-full fault fills it. No forcible
+    // cleaning: RocketMQ's default deletes the oldest files of a nearly full disk, consumed or not,
+    // which is retention giving way to space, not a fault; the harness checks that a full disk
+    // loses nothing, so it keeps every file (as an operator who prefers refused writes would).
+    Deployment dep(net, o.layout, o.dir,
+                   "mappedFileSizeCommitLog=67108864\nmaxHashSlotNum=50000\nmaxIndexNum=200000\n"
+                   "cleanFileForciblyEnable=false\n");
     std::string why;
     if (!dep.disk_control() && std::find(o.faults.begin(), o.faults.end(), "disk-full") != o.faults.end()) {
       SAY("no disk-full faults: the hosts' disk images could not be mounted");

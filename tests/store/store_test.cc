@@ -716,6 +716,31 @@ TEST_CASE("expiry by age at deleteWhen; ConsumeQueue min offsets follow") {
   CHECK(s.earliest_message_time() >= 1'000'000);
 }
 
+TEST_CASE("above diskSpaceCleanForciblyRatio young files go, unless cleanFileForciblyEnable is false") {
+  for (bool forcible : {true, false}) {
+    CAPTURE(forcible);
+    ManualClock clock(1'000'000);
+    FaultInjectingFileSystem fs(&clock);
+    auto config = small_config("/s", 1024, 4);
+    config.clean_file_forcibly_enable = forcible;
+    MessageStore s(config, fs, quiet_log());
+    REQUIRE(s.open().ok());
+    for (int i = 0; i < 30; ++i) REQUIRE(s.put_message(make_msg("F", 0, body_for(i)), clock.now_ms()).ok());
+    REQUIRE(s.flush().ok());
+    ExpiryRequest req;
+    req.now_ms = clock.now_ms();  // nothing is older than fileReservedTime
+    req.disk_used_ratio = 0.97;
+    const int deleted = s.delete_expired_files(req);
+    if (forcible) {
+      CHECK(deleted >= 1);
+      CHECK(s.min_offset_in_queue("F", 0) > 0);
+    } else {
+      CHECK(deleted == 0);
+      CHECK(s.min_offset_in_queue("F", 0) == 0);
+    }
+  }
+}
+
 TEST_CASE("GroupCommit: one flush completes every waiter it covers; timeouts") {
   GroupCommit gc;
   gc.add(1, 100, 5000);
