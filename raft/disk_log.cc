@@ -366,6 +366,11 @@ Result<Unit, DiskError> DiskLog::append(const std::vector<Entry>& entries) {
     return make_error(DiskError::kOutOfRange, "append at " + std::to_string(first.value) +
                                                   " to a log ending at " + std::to_string(last_index().value));
   }
+  // An index decode_entry refuses would be written, synced and then lost at the next open (found
+  // by libFuzzer: a log recovered with its last entry at the largest index took one more).
+  if (entries.back().index.value - 1 > kMaxDLedgerIndex)
+    return make_error(DiskError::kOutOfRange, "append at " + std::to_string(entries.back().index.value) +
+                                                  ": beyond the largest DLedger index");
   if (first <= last_index() && count_ > 0) {
     auto t = truncate_suffix(first);
     if (!t) return t;

@@ -57,3 +57,42 @@ TEST_CASE("the largest allowed DLedger index still decodes") {
   REQUIRE(d.has_value());
   CHECK(d->entry.index == e.index);
 }
+
+// fuzz_store_recovery (FUZZ_CHECK, the reopened log lost its last entry): recovery took a log whose
+// first entry has the largest DLedger index; append() then wrote and synced the next index, which
+// decode_entry refuses, so the next open ended the log before it. append() now refuses it.
+TEST_CASE("append refuses an index beyond the largest DLedger index instead of losing it at the next open") {
+  Entry e;
+  e.index = RaftIndex{kMaxDLedgerIndex + 1};
+  e.term = Term{1};
+  e.data = "x";
+  std::string bytes;
+  ByteWriter w(bytes);
+  encode_entry(w, e, 0, entry_chain_crc(0, e.index.value - 1, 1, entry_body_crc(e.data)));
+
+  store::FaultInjectingFileSystem fs;
+  REQUIRE(fs.create_directories("/d/data").ok());
+  auto f = fs.open("/d/data/" + store::offset_to_file_name(0), true);
+  REQUIRE(f.ok());
+  REQUIRE((*f)->write_at(0, bytes.data(), bytes.size()).ok());
+  DiskLogOptions opt;
+  opt.data_file_size = 4096;
+  opt.index_file_size = 32 * 64;
+  {
+    auto log = DiskLog::open(fs, "/d", opt);
+    REQUIRE(log.ok());
+    REQUIRE((*log)->last_index() == e.index);
+    Entry next;
+    next.index = RaftIndex{kMaxDLedgerIndex + 2};
+    next.term = Term{1};
+    next.data = "y";
+    auto r = (*log)->append({next});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.code() == DiskError::kOutOfRange);
+    CHECK((*log)->last_index() == e.index);
+    REQUIRE((*log)->sync().ok());
+  }
+  auto again = DiskLog::open(fs, "/d", opt);
+  REQUIRE(again.ok());
+  CHECK((*again)->last_index() == e.index);
+}
