@@ -559,10 +559,10 @@ void DLedgerService::flush_data(bool and_checkpoint) {
 
 // A full disk is not a broken one: the writes that failed changed nothing (DiskLog::append rolls
 // back; the term file is replaced by rename), so the member stops stepping and waits (`rd` is null
-// when the broker's store reported the full disk first). Once the
-// disk has room for a new data file and index file, the same Ready is written again and the cycle
-// goes on as if the writes had been slow. Meanwhile the member neither votes nor acknowledges, so
-// the others carry on without it (a leader loses its leadership after one election timeout).
+// when the broker's store reported the full disk first). Once the disk has room for a new data
+// file and index units, the same Ready is written again and the cycle goes on as if the writes had
+// been slow. Meanwhile the member neither votes nor acknowledges, so the others carry on without
+// it (a leader loses its leadership after one election timeout).
 void DLedgerService::wait_for_space(std::shared_ptr<raft::Ready> rd, const std::string& why) {
   unpersisted_ready_ = std::move(rd);
   waiting_for_space_ = true;
