@@ -26,7 +26,27 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kRouteRefreshMs = 500;  // far below a real client's 30 s: we measure the brokers
-constexpr int64_t kShunMs = 10000;         // how long a producer avoids an address whose send failed
+constexpr int64_t kShunMs = 10000;         // how long an address whose request failed is avoided
+
+// The address whose request just failed is avoided for a while when the NameServers name another
+// (RocketMQ's sendLatencyFaultEnable does the same per broker): after a leader is cut off, a retry
+// goes to the new leader instead of waiting out a second timeout on the old one.
+struct Shun {
+  std::string addr;
+  int64_t until_ms = 0;
+  // addrs[rotate % size] (addrs not empty), or the first other address while that one is avoided.
+  const std::string& pick(const std::vector<std::string>& addrs, size_t rotate, int64_t now_ms) const {
+    const std::string& chosen = addrs[rotate % addrs.size()];
+    if (chosen != addr || now_ms >= until_ms) return chosen;
+    for (const auto& a : addrs)
+      if (a != addr) return a;
+    return chosen;
+  }
+  void failed(const std::string& a, int64_t now_ms) {
+    addr = a;
+    until_ms = now_ms + kShunMs;
+  }
+};
 constexpr int32_t kPullBatch = 32;
 
 // Broker codes after which the message is certainly not stored. Anything else (SYSTEM_ERROR from a
@@ -163,24 +183,14 @@ struct Workload::Impl {
     int64_t seq = 0;
     std::string uniq_key = uniq.next();  // kept across the retries of one seq, as Java's msgId
     size_t rotate = 0;
-    // The address whose send just failed is avoided for a while when the NameServers name another
-    // (RocketMQ's sendLatencyFaultEnable does the same per broker): after a leader is cut off, a
-    // retry goes to the new leader instead of waiting out a second timeout on the old one.
-    std::string shunned;
-    int64_t shunned_until_ms = 0;
+    Shun shun;
     while (sending.load()) {
       auto addrs = addrs_of(group, false);
       if (addrs.empty()) {  // no master known: nothing was sent, so nothing to record
         nap(backoff(rng), sending);
         continue;
       }
-      std::string addr = addrs[rotate % addrs.size()];
-      if (addr == shunned && history.now_ms() < shunned_until_ms)
-        for (const auto& a : addrs)
-          if (a != shunned) {
-            addr = a;
-            break;
-          }
+      const std::string addr = shun.pick(addrs, rotate, history.now_ms());
       std::string key = key_of(id, seq);
       int64_t start = history.now_ms();
       history.write(json{{"t", start}, {"f", "send"}, {"type", "invoke"}, {"proc", id}, {"topic", opt.topic},
@@ -234,8 +244,7 @@ struct Workload::Impl {
         if (opt.send_interval_ms > 0) nap(opt.send_interval_ms, sending);
       } else {
         ++rotate;  // the next candidate address (a stale NameServer view may name a dead master)
-        shunned = addr;
-        shunned_until_ms = history.now_ms() + kShunMs;
+        shun.failed(addr, history.now_ms());
         nap(backoff(rng), sending);
       }
     }
@@ -288,21 +297,14 @@ struct Workload::Impl {
     size_t rotate = 0;
     std::string proc = "c-" + group;
     int64_t last_fail_note_ms = 0;
-    std::string shunned;  // as the producers: a member whose pull failed is avoided for a while
-    int64_t shunned_until_ms = 0;
+    Shun shun;  // as the producers: a member whose pull failed is avoided for a while
     while (tailing.load()) {
       auto addrs = addrs_of(group, true);
       if (addrs.empty()) {
         nap(100, tailing);
         continue;
       }
-      std::string addr = addrs[rotate % addrs.size()];
-      if (addr == shunned && history.now_ms() < shunned_until_ms)
-        for (const auto& a : addrs)
-          if (a != shunned) {
-            addr = a;
-            break;
-          }
+      const std::string addr = shun.pick(addrs, rotate, history.now_ms());
       bool progressed = false, failed_pull = false;
       for (int32_t q = 0; q < opt.queues_per_broker && tailing.load(); ++q) {
         RemotingCommand keep;
@@ -335,8 +337,7 @@ struct Workload::Impl {
       }
       if (failed_pull) {
         ++rotate;
-        shunned = addr;
-        shunned_until_ms = history.now_ms() + kShunMs;
+        shun.failed(addr, history.now_ms());
         nap(100, tailing);
       } else if (!progressed) {
         // A slave without slaveReadEnable answers PULL_RETRY_IMMEDIATELY (suggesting the master)

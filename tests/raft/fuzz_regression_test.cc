@@ -11,6 +11,30 @@
 using namespace mq;
 using namespace mq::raft;
 
+namespace {
+
+// Entry `e` (index, term 1, data), encoded with its own body and chain CRCs.
+std::string encoded(const Entry& e) {
+  std::string bytes;
+  ByteWriter w(bytes);
+  encode_entry(w, e, 0, entry_chain_crc(0, e.index.value - 1, 1, entry_body_crc(e.data)));
+  return bytes;
+}
+
+// A Raft log directory /d whose first data file holds `bytes`; the options to open it with.
+DiskLogOptions log_holding(store::FaultInjectingFileSystem& fs, const std::string& bytes) {
+  REQUIRE(fs.create_directories("/d/data").ok());
+  auto f = fs.open("/d/data/" + store::offset_to_file_name(0), true);
+  REQUIRE(f.ok());
+  REQUIRE((*f)->write_at(0, bytes.data(), bytes.size()).ok());
+  DiskLogOptions opt;
+  opt.data_file_size = 4096;
+  opt.index_file_size = 32 * 64;
+  return opt;
+}
+
+}  // namespace
+
 // fuzz_store_recovery (UBSan, signed overflow in DiskLog::write_index_units): a data file whose first
 // entry claims DLedger index 7526676310723133440 was accepted by recovery, and its index unit's
 // position (index * 32) overflowed. decode_entry now refuses indexes above kMaxDLedgerIndex, so
@@ -20,20 +44,12 @@ TEST_CASE("an entry claiming an index whose index-unit position overflows is not
   e.index = RaftIndex{7526676310723133440 + 1};
   e.term = Term{1};
   e.data = "x";
-  std::string bytes;
-  ByteWriter w(bytes);
-  encode_entry(w, e, 0, entry_chain_crc(0, e.index.value - 1, 1, entry_body_crc(e.data)));
+  const std::string bytes = encoded(e);
   ByteReader r(bytes);
   CHECK_FALSE(decode_entry(r, false).has_value());
 
   store::FaultInjectingFileSystem fs;
-  REQUIRE(fs.create_directories("/d/data").ok());
-  auto f = fs.open("/d/data/" + store::offset_to_file_name(0), true);
-  REQUIRE(f.ok());
-  REQUIRE((*f)->write_at(0, bytes.data(), bytes.size()).ok());
-  DiskLogOptions opt;
-  opt.data_file_size = 4096;
-  opt.index_file_size = 32 * 64;
+  const DiskLogOptions opt = log_holding(fs, bytes);
   auto log = DiskLog::open(fs, "/d", opt);
   REQUIRE(log.ok());
   CHECK((*log)->empty());
@@ -66,18 +82,9 @@ TEST_CASE("append refuses an index beyond the largest DLedger index instead of l
   e.index = RaftIndex{kMaxDLedgerIndex + 1};
   e.term = Term{1};
   e.data = "x";
-  std::string bytes;
-  ByteWriter w(bytes);
-  encode_entry(w, e, 0, entry_chain_crc(0, e.index.value - 1, 1, entry_body_crc(e.data)));
 
   store::FaultInjectingFileSystem fs;
-  REQUIRE(fs.create_directories("/d/data").ok());
-  auto f = fs.open("/d/data/" + store::offset_to_file_name(0), true);
-  REQUIRE(f.ok());
-  REQUIRE((*f)->write_at(0, bytes.data(), bytes.size()).ok());
-  DiskLogOptions opt;
-  opt.data_file_size = 4096;
-  opt.index_file_size = 32 * 64;
+  const DiskLogOptions opt = log_holding(fs, encoded(e));
   {
     auto log = DiskLog::open(fs, "/d", opt);
     REQUIRE(log.ok());
