@@ -90,6 +90,10 @@ TEST_CASE("workload: kill -9 and restart of the container loses nothing acknowle
                     90s),
                 "expected 50 more sends acknowledged and consumed per group after the restart, got "
                     << w.progress_line());
+  // Enough history for the checkers to mean something; on a loaded machine the sends above may
+  // come to fewer, so wait for the count rather than take whatever a fixed window gave.
+  CHECK_MESSAGE(wait_until([&] { return w.counters().acked >= 400; }, 90s),
+                "expected 400 acknowledged sends in all, got " << w.progress_line());
   w.stop_sending();
   CHECK_MESSAGE(w.drain(90s), "the drain did not reach every queue's max offset: " << w.progress_line());
   w.stop();
