@@ -1,5 +1,10 @@
 #include "client/admin_client.h"
 
+#include <charconv>
+#include <climits>
+
+#include "base/clock.h"
+#include "base/config.h"
 #include "codec/codes.h"
 #include "codec/fastjson.h"
 #include "codec/header_reader.h"
@@ -16,6 +21,224 @@ ClientResult<std::vector<std::string>> topic_list(const RemotingCommand& resp) {
       if (t.is_string()) out.push_back(t.get<std::string>());
   return out;
 }
+
+// RocketMQ 5.x controller request codes (RequestCode.java). Local on purpose: the official
+// constants are codec/codes.h's to add.
+namespace local_controller_code {
+constexpr int32_t kElectMaster = 1002;
+constexpr int32_t kGetMetadataInfo = 1005;
+constexpr int32_t kGetSyncStateData = 1006;
+constexpr int32_t kGetBrokerEpochCache = 1007;
+constexpr int32_t kUpdateControllerConfig = 1009;
+constexpr int32_t kGetControllerConfig = 1010;
+constexpr int32_t kCleanBrokerData = 1011;
+}  // namespace local_controller_code
+
+// ResponseCode.java's names for the controller's refusals, so an operator reads why, not a number.
+const char* controller_response_name(int32_t code) {
+  static const char* const kNames[] = {
+      "CONTROLLER_FENCED_MASTER_EPOCH",          "CONTROLLER_FENCED_SYNC_STATE_SET_EPOCH",
+      "CONTROLLER_INVALID_MASTER",               "CONTROLLER_INVALID_REPLICAS",
+      "CONTROLLER_MASTER_NOT_AVAILABLE",         "CONTROLLER_INVALID_REQUEST",
+      "CONTROLLER_BROKER_NOT_ALIVE",             "CONTROLLER_NOT_LEADER",
+      "CONTROLLER_BROKER_METADATA_NOT_EXIST",    "CONTROLLER_INVALID_CLEAN_BROKER_METADATA",
+      "CONTROLLER_BROKER_NEED_TO_BE_REGISTERED", "CONTROLLER_MASTER_STILL_EXIST",
+      "CONTROLLER_ELECT_MASTER_FAILED",          "CONTROLLER_ALTER_SYNC_STATE_SET_FAILED",
+      "CONTROLLER_BROKER_ID_INVALID",            "CONTROLLER_JRAFT_INTERNAL_ERROR",
+      "CONTROLLER_BROKER_LIVE_INFO_NOT_EXISTS"};
+  if (code >= 2000 && code <= 2016) return kNames[code - 2000];
+  if (code == response_code::kSystemError) return "SYSTEM_ERROR";
+  if (code == response_code::kNoPermission) return "NO_PERMISSION";
+  return nullptr;
+}
+
+// Typed reads of one JSON object of a peer's body. The first field that is there but of the
+// wrong type (a missing or null field is just absent) is described, by its path in the body, in
+// the shared `*error`, so a parser of nested objects reads everything and checks one string.
+class JsonFields {
+ public:
+  JsonFields(const nlohmann::json& obj, std::string path, std::string* error)
+      : obj_(obj), path_(std::move(path)), error_(error) {
+    if (!obj_.is_object()) bad("", "is not a JSON object");
+  }
+
+  std::optional<int64_t> opt_i64(std::string_view key) {
+    const nlohmann::json* v = get(key);
+    if (v == nullptr) return std::nullopt;
+    if (v->is_number_integer() && !(v->is_number_unsigned() && v->get<uint64_t>() > uint64_t{INT64_MAX}))
+      return v->get<int64_t>();
+    if (v->is_string()) {  // fastjson writes numbers bare, but a Long may come quoted
+      const auto& s = v->get_ref<const std::string&>();
+      int64_t out = 0;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+      if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) return out;
+    }
+    bad(key, "is not a 64-bit integer: " + v->dump(-1, ' ', false, kJsonReplace));
+    return std::nullopt;
+  }
+  int64_t i64(std::string_view key, int64_t fallback = 0) { return opt_i64(key).value_or(fallback); }
+  std::optional<int32_t> opt_i32(std::string_view key) {
+    auto v = opt_i64(key);
+    if (!v) return std::nullopt;
+    if (*v < INT32_MIN || *v > INT32_MAX) {
+      bad(key, "is out of int32 range: " + std::to_string(*v));
+      return std::nullopt;
+    }
+    return static_cast<int32_t>(*v);
+  }
+  int32_t i32(std::string_view key, int32_t fallback = 0) { return opt_i32(key).value_or(fallback); }
+  std::optional<std::string> opt_str(std::string_view key) {
+    const nlohmann::json* v = get(key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_string()) {
+      bad(key, "is not a string: " + v->dump(-1, ' ', false, kJsonReplace));
+      return std::nullopt;
+    }
+    return v->get<std::string>();
+  }
+  std::string str(std::string_view key) { return opt_str(key).value_or(""); }
+  bool boolean(std::string_view key, bool fallback = false) {
+    const nlohmann::json* v = get(key);
+    if (v == nullptr) return fallback;
+    if (v->is_boolean()) return v->get<bool>();
+    bad(key, "is not a boolean: " + v->dump(-1, ' ', false, kJsonReplace));
+    return fallback;
+  }
+  // The member if it is an array (nullptr when absent, null, or of another type: the last is an error).
+  const nlohmann::json* array(std::string_view key) { return typed(key, nlohmann::json::value_t::array, "an array"); }
+  const nlohmann::json* object(std::string_view key) { return typed(key, nlohmann::json::value_t::object, "an object"); }
+  std::string path_of(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+
+ private:
+  const nlohmann::json* get(std::string_view key) {
+    if (!obj_.is_object()) return nullptr;
+    auto it = obj_.find(key);
+    return it == obj_.end() || it->is_null() ? nullptr : &*it;
+  }
+  const nlohmann::json* typed(std::string_view key, nlohmann::json::value_t type, const char* what) {
+    const nlohmann::json* v = get(key);
+    if (v == nullptr) return nullptr;
+    if (v->type() != type) {
+      bad(key, std::string("is not ") + what);
+      return nullptr;
+    }
+    return v;
+  }
+  void bad(std::string_view key, const std::string& why) {
+    if (error_->empty()) error_->assign((key.empty() ? (path_.empty() ? "the body" : path_) : path_of(key)) + " " + why);
+  }
+  const nlohmann::json& obj_;
+  std::string path_;
+  std::string* error_;
+};
+
+ClientError bad_body() { return ClientError{ClientError::kBadBody}; }
+
+SyncStateReplica parse_replica(const nlohmann::json& j, const std::string& path, std::string* error) {
+  JsonFields f(j, path, error);
+  SyncStateReplica r;
+  r.broker_name = f.str("brokerName");
+  r.broker_id = f.i64("brokerId");
+  r.broker_address = f.str("brokerAddress");
+  r.alive = f.boolean("alive");
+  return r;
+}
+
+// BrokerReplicasInfo: {"replicasInfoTable":{"<brokerName>":{ReplicasInfo}}}.
+ClientResult<std::map<std::string, SyncStateReply>> parse_broker_replicas_info(const std::string& body) {
+  auto j = parse_fastjson(body);
+  if (!j.ok()) return make_error(bad_body(), "GET_SYNC_STATE_DATA answer is not JSON: " + j.detail());
+  std::string error;
+  JsonFields top(*j, "", &error);
+  std::map<std::string, SyncStateReply> out;
+  if (const nlohmann::json* table = top.object("replicasInfoTable")) {
+    for (auto it = table->begin(); it != table->end() && error.empty(); ++it) {
+      const std::string path = "replicasInfoTable." + it.key();
+      JsonFields f(it.value(), path, &error);
+      SyncStateReply info;
+      info.master_broker_id = f.opt_i64("masterBrokerId");
+      info.master_address = f.opt_str("masterAddress");
+      info.master_epoch = f.i32("masterEpoch");
+      info.sync_state_set_epoch = f.i32("syncStateSetEpoch");
+      for (auto [key, into] : {std::pair{"inSyncReplicas", &info.in_sync_replicas},
+                               std::pair{"notInSyncReplicas", &info.not_in_sync_replicas}}) {
+        const nlohmann::json* list = f.array(key);
+        if (list == nullptr) continue;
+        for (size_t i = 0; i < list->size() && error.empty(); ++i)
+          into->push_back(parse_replica((*list)[i], f.path_of(key) + "[" + std::to_string(i) + "]", &error));
+      }
+      out.emplace(it.key(), std::move(info));
+    }
+  }
+  if (!error.empty()) return make_error(bad_body(), "bad GET_SYNC_STATE_DATA answer: " + error);
+  return out;
+}
+
+ClientResult<BrokerEpochReply> parse_epoch_entry_cache(const std::string& body) {
+  auto j = parse_fastjson(body);
+  if (!j.ok()) return make_error(bad_body(), "GET_BROKER_EPOCH_CACHE answer is not JSON: " + j.detail());
+  std::string error;
+  JsonFields f(*j, "", &error);
+  BrokerEpochReply out;
+  out.cluster_name = f.str("clusterName");
+  out.broker_name = f.str("brokerName");
+  out.broker_id = f.i64("brokerId");
+  out.max_offset = f.i64("maxOffset");
+  if (const nlohmann::json* list = f.array("epochList")) {
+    for (size_t i = 0; i < list->size() && error.empty(); ++i) {
+      JsonFields e((*list)[i], "epochList[" + std::to_string(i) + "]", &error);
+      BrokerEpochReply::Entry entry;
+      entry.epoch = e.i32("epoch");
+      entry.start_offset = e.i64("startOffset");
+      entry.end_offset = e.i64("endOffset");
+      out.epoch_list.push_back(entry);
+    }
+  }
+  if (!error.empty()) return make_error(bad_body(), "bad GET_BROKER_EPOCH_CACHE answer: " + error);
+  return out;
+}
+
+// The body of a successful ELECT_MASTER: ElectMasterResponseBody
+// ({"brokerMemberGroup":{...},"syncStateSet":[...]}). A bare BrokerMemberGroup is read too, since
+// that is how RocketMQ's own client decodes it.
+std::string parse_elect_master_body(const std::string& body, ElectMasterReply& out) {
+  if (body.empty()) return {};
+  auto j = parse_fastjson(body);
+  if (!j.ok()) return "the body is not JSON: " + j.detail();
+  std::string error;
+  JsonFields top(*j, "", &error);
+  const nlohmann::json* group = top.object("brokerMemberGroup");
+  std::string group_path = "brokerMemberGroup";
+  if (group == nullptr && error.empty() && j->contains("brokerAddrs")) {
+    group = &*j;
+    group_path.clear();
+  }
+  if (const nlohmann::json* set = top.array("syncStateSet")) {
+    for (size_t i = 0; i < set->size(); ++i) {
+      const auto& id = (*set)[i];
+      if (!id.is_number_integer()) return "syncStateSet[" + std::to_string(i) + "] is not an integer";
+      out.sync_state_set.push_back(id.get<int64_t>());
+    }
+  }
+  if (group != nullptr && error.empty()) {
+    JsonFields g(*group, group_path, &error);
+    out.cluster = g.str("cluster");
+    out.broker_name = g.str("brokerName");
+    if (const nlohmann::json* addrs = g.object("brokerAddrs")) {
+      for (auto it = addrs->begin(); it != addrs->end(); ++it) {
+        int64_t id = 0;
+        const std::string& k = it.key();
+        auto [p, ec] = std::from_chars(k.data(), k.data() + k.size(), id);
+        if (ec != std::errc() || p != k.data() + k.size() || k.empty())
+          return g.path_of("brokerAddrs") + " has a key that is not a broker id: '" + k + "'";
+        if (!it.value().is_string()) return g.path_of("brokerAddrs") + "." + k + " is not an address string";
+        out.broker_addrs[id] = it.value().get<std::string>();
+      }
+    }
+  }
+  return error;
+}
+
 }  // namespace
 
 AdminClient::AdminClient(std::string namesrv_addrs, int64_t timeout_ms)
@@ -338,6 +561,151 @@ ClientResult<Unit> AdminClient::remove_broker(const std::string& container_addr,
   req.ext_fields.set("brokerId", broker_id);
   auto r = call(container_addr, req);
   if (!r.ok()) return r.error();
+  return Unit{};
+}
+
+// --- controllers ---
+
+ClientResult<RemotingCommand> AdminClient::call_controller(const std::string& addr, RemotingCommand request) {
+  const int32_t request_code = request.code;
+  auto r = rpc_.invoke(addr, std::move(request), timeout_ms_);
+  if (!r.ok()) return make_error(ClientError{ClientError::kRpc}, addr + ": " + r.detail());
+  if (r->code != response_code::kSuccess) {
+    const char* name = controller_response_name(r->code);
+    return make_error(ClientError{ClientError::kResponse, r->code},
+                      addr + " refused request " + std::to_string(request_code) + ": " +
+                          (name ? std::string(name) + " (" + std::to_string(r->code) + ")" : "code " + std::to_string(r->code)) +
+                          (r->remark && !r->remark->empty() ? ", " + *r->remark : std::string()));
+  }
+  return std::move(*r);
+}
+
+ClientResult<ControllerMetaDataReply> AdminClient::get_controller_metadata(const std::string& controller_addr) {
+  auto r = call_controller(controller_addr, RemotingCommand::request(local_controller_code::kGetMetadataInfo));
+  if (!r.ok()) return r.error();
+  ControllerMetaDataReply out;
+  HeaderReader h(r->ext_fields);
+  out.group = h.opt_str("group");
+  out.leader_id = h.opt_str("controllerLeaderId");
+  out.leader_addr = h.opt_str("controllerLeaderAddress");
+  out.is_leader = h.boolean("isLeader");
+  out.peers = h.opt_str("peers").value_or("");
+  return out;
+}
+
+ClientResult<std::string> AdminClient::controller_leader_addr(const std::string& controller_addrs) {
+  auto addrs = split_addr_list(controller_addrs);
+  if (addrs.empty()) return make_error(ClientError{ClientError::kBadArgument}, "no controller address given (-a)");
+  std::string errors;
+  for (const auto& addr : addrs) {
+    auto meta = get_controller_metadata(addr);
+    if (!meta.ok()) {
+      if (meta.error().code.kind != ClientError::kRpc) return meta.error();
+      errors += (errors.empty() ? "" : "; ") + meta.detail();
+      continue;  // unreachable: ask the next node, any of them knows the leader
+    }
+    if (!meta->leader_addr || meta->leader_addr->empty())
+      return make_error(ClientError{ClientError::kNoLeader},
+                        "controller " + addr + " knows no leader (controllerLeaderAddress is empty)");
+    return *meta->leader_addr;
+  }
+  return make_error(ClientError{ClientError::kRpc}, errors);
+}
+
+ClientResult<std::map<std::string, SyncStateReply>> AdminClient::get_sync_state_data(
+    const std::string& controller_addrs, const std::vector<std::string>& broker_names) {
+  // The controller answers an empty list with SYSTEM_ERROR "not set any response code".
+  if (broker_names.empty()) return make_error(ClientError{ClientError::kBadArgument}, "no broker name to ask for");
+  auto leader = controller_leader_addr(controller_addrs);
+  if (!leader.ok()) return leader.error();
+  RemotingCommand req = RemotingCommand::request(local_controller_code::kGetSyncStateData);
+  req.body = nlohmann::json(broker_names).dump(-1, ' ', false, kJsonReplace);
+  auto r = call_controller(*leader, std::move(req));
+  if (!r.ok()) return r.error();
+  return parse_broker_replicas_info(r->body);
+}
+
+ClientResult<BrokerEpochReply> AdminClient::get_broker_epoch_cache(const std::string& broker_addr) {
+  auto r = call_controller(broker_addr, RemotingCommand::request(local_controller_code::kGetBrokerEpochCache));
+  if (!r.ok()) return r.error();
+  return parse_epoch_entry_cache(r->body);
+}
+
+ClientResult<ElectMasterReply> AdminClient::elect_master(const std::string& controller_addrs, const std::string& cluster,
+                                                         const std::string& broker_name, int64_t broker_id) {
+  auto leader = controller_leader_addr(controller_addrs);
+  if (!leader.ok()) return leader.error();
+  // ElectMasterRequestHeader.ofAdminTrigger: the admin's choice is designated, not a preference.
+  RemotingCommand req = RemotingCommand::request(local_controller_code::kElectMaster);
+  req.ext_fields.set("clusterName", cluster);
+  req.ext_fields.set("brokerName", broker_name);
+  req.ext_fields.set("brokerId", broker_id);
+  req.ext_fields.set_bool("designateElect", true);
+  req.ext_fields.set("invokeTime", SystemClock().now_ms());
+  auto r = call_controller(*leader, std::move(req));
+  if (!r.ok()) return r.error();
+  ElectMasterReply out;
+  HeaderReader h(r->ext_fields);
+  out.master_broker_id = h.opt_i64("masterBrokerId");
+  out.master_address = h.opt_str("masterAddress");
+  for (auto [key, into] : {std::pair{"masterEpoch", &out.master_epoch},
+                           std::pair{"syncStateSetEpoch", &out.sync_state_set_epoch}}) {
+    auto v = h.opt_i64(key);
+    if (v && (*v < INT32_MIN || *v > INT32_MAX))
+      return make_error(bad_body(), "bad ELECT_MASTER answer from " + *leader + ": " + key + " is out of int32 range");
+    if (v) *into = static_cast<int32_t>(*v);
+  }
+  if (!h.ok()) return make_error(bad_body(), "bad ELECT_MASTER answer from " + *leader + ": " + h.error());
+  std::string error = parse_elect_master_body(r->body, out);
+  if (!error.empty()) return make_error(bad_body(), "bad ELECT_MASTER answer from " + *leader + ": " + error);
+  return out;
+}
+
+ClientResult<Unit> AdminClient::clean_broker_metadata(const std::string& controller_addrs, const std::string& cluster,
+                                                      const std::string& broker_name,
+                                                      const std::string& broker_ids_to_clean,
+                                                      bool clean_living_broker) {
+  auto leader = controller_leader_addr(controller_addrs);
+  if (!leader.ok()) return leader.error();
+  RemotingCommand req = RemotingCommand::request(local_controller_code::kCleanBrokerData);
+  if (!cluster.empty()) req.ext_fields.set("clusterName", cluster);
+  req.ext_fields.set("brokerName", broker_name);
+  if (!broker_ids_to_clean.empty()) req.ext_fields.set("brokerControllerIdsToClean", broker_ids_to_clean);
+  req.ext_fields.set_bool("isCleanLivingBroker", clean_living_broker);
+  req.ext_fields.set("invokeTime", SystemClock().now_ms());
+  auto r = call_controller(*leader, std::move(req));
+  if (!r.ok()) return r.error();
+  return Unit{};
+}
+
+ClientResult<std::map<std::string, PropertyPairs>> AdminClient::get_controller_config(const std::string& controller_addrs) {
+  auto addrs = split_addr_list(controller_addrs);
+  if (addrs.empty()) return make_error(ClientError{ClientError::kBadArgument}, "no controller address given (-a)");
+  std::map<std::string, PropertyPairs> out;
+  for (const auto& addr : addrs) {
+    auto r = call_controller(addr, RemotingCommand::request(local_controller_code::kGetControllerConfig));
+    if (!r.ok()) return r.error();
+    out[addr] = parse_properties_text(r->body);
+  }
+  return out;
+}
+
+ClientResult<Unit> AdminClient::update_controller_config(const std::string& controller_addrs,
+                                                         const std::string& properties_text) {
+  auto addrs = split_addr_list(controller_addrs);
+  if (addrs.empty()) return make_error(ClientError{ClientError::kBadArgument}, "no controller address given (-a)");
+  if (properties_text.empty()) return make_error(ClientError{ClientError::kBadArgument}, "nothing to update");
+  std::optional<Error<ClientError>> last_failure;
+  std::string failures;
+  for (const auto& addr : addrs) {
+    RemotingCommand req = RemotingCommand::request(local_controller_code::kUpdateControllerConfig);
+    req.body = properties_text;
+    auto r = call_controller(addr, std::move(req));
+    if (r.ok()) continue;
+    failures += (failures.empty() ? "" : "; ") + r.detail();
+    last_failure = r.error();
+  }
+  if (last_failure) return make_error(last_failure->code, failures);
   return Unit{};
 }
 

@@ -765,7 +765,7 @@ std::vector<Command> commands() {
       {"deleteKvConfig", "Delete a KV config entry",
        with_common({{"s", "namespace", true, true, "namespace"}, {"k", "key", true, true, "key"}}), delete_kv_config},
   };
-  for (auto* more : {consumer_commands, message_commands, query_commands})
+  for (auto* more : {consumer_commands, message_commands, query_commands, controller_commands})
     for (auto& c : more()) all.push_back(std::move(c));
   return all;
 }
@@ -830,7 +830,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  static const std::set<std::string> kNoNamesrv = {"containerStatus", "addBroker", "removeBroker", "queryMsgById"};
+  // The controller commands talk to -a (getSyncStateSet -c asks for -n itself).
+  static const std::set<std::string> kNoNamesrv = {
+      "containerStatus", "addBroker", "removeBroker", "queryMsgById", "getControllerMetaData", "getSyncStateSet",
+      "electMaster", "cleanBrokerMetadata", "getControllerConfig", "updateControllerConfig"};
   const bool dledger_by_addr = cmd->name.rfind("dledger", 0) == 0 && args.count("b");
   if (namesrv_of(args).empty() && !kNoNamesrv.count(cmd->name) && !dledger_by_addr) {
     std::fprintf(stderr, "mqadmin %s: no NameServer address: pass -n host:port or set NAMESRV_ADDR\n", cmd->name.c_str());

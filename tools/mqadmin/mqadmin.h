@@ -3,8 +3,10 @@
 // container commands; consumer_commands.cc the consumer groups' offsets and statistics
 // (consumerProgress, brokerConsumeStats, statsAll, resetOffsetByTime, producerConnection,
 // topicClusterList); message_commands.cc reading messages (consumeMessage, printMsg,
-// queryMsgByOffset). Names and flags are RocketMQ 4.9's mqadmin's; output is for people, or one
-// JSON document with --json.
+// queryMsgByOffset); controller_commands.cc the controller-mode commands (getControllerMetaData,
+// getSyncStateSet, getBrokerEpoch, electMaster, cleanBrokerMetadata, get/updateControllerConfig,
+// with RocketMQ 5.x's names and flags). Names and flags are otherwise RocketMQ 4.9's mqadmin's;
+// output is for people, or one JSON document with --json.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -56,5 +58,6 @@ std::string format_time(int64_t ms);
 std::vector<Command> consumer_commands();
 std::vector<Command> message_commands();
 std::vector<Command> query_commands();
+std::vector<Command> controller_commands();
 
 }  // namespace mq::mqadmin
