@@ -189,7 +189,7 @@ IoResult<Unit> ConsumeQueue::truncate_dirty(int64_t phy_offset) {
     log_.warn("consume queue " + topic_ + "/" + std::to_string(queue_id_) +
               ": units from queue offset " + std::to_string(cut / kCqUnitSize) +
               " point past the commit log end " + std::to_string(phy_offset) + ", cut");
-    if (auto r = files_.truncate_dirty(cut); !r) return r;
+    if (auto r = files_.cut(cut); !r) return r.error();
   }
   // Recompute the last referenced record end.
   int64_t max = max_offset();

@@ -65,7 +65,8 @@ class ConsumeQueue {
   IoResult<std::vector<CqUnit>> read_units(int64_t queue_offset, size_t max_units) const;
 
   // Keeps the longest prefix of valid units whose records start before phy_offset; drops the rest
-  // (CommitLog truncated there, or units to be rebuilt by re-dispatch).
+  // (CommitLog truncated there, or units to be rebuilt by re-dispatch): later files are deleted
+  // newest first and the units zeroed (MappedFileQueue::cut); flush() makes that durable.
   IoResult<Unit> truncate_dirty(int64_t phy_offset);
   // After CommitLog files were deleted: min offset = first unit whose record still exists.
   void correct_min_offset(int64_t commit_log_min_offset);

@@ -129,6 +129,14 @@ void IndexService::dispatch(const MessageRecord& record, int64_t /*tags_code*/) 
   (void)build_index(record);  // logged inside
 }
 
+void IndexService::on_commit_log_truncated(int64_t commit_log_end) {
+  if (closed_) return;
+  if (auto r = truncate_dirty(commit_log_end); !r)
+    fail("index: moving endPhyOffset back to the truncated commit log end " + std::to_string(commit_log_end) +
+             " failed: " + r.detail() + "; indexing stops until restart",
+         true);
+}
+
 IoResult<Unit> IndexService::build_index(const MessageRecord& record) {
   if (!config_.enable || closed_) return Unit{};
   if (stopped_.load()) return make_error(IoError::kIo, error_reason());

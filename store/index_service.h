@@ -41,7 +41,8 @@
 //
 // Wiring (the broker's job): construct; load(); MessageStore::add_dispatcher() before
 // MessageStore::open() (recovery re-dispatches through it); after open(),
-// truncate_dirty(store.max_phy_offset()). Worker: flush() next to the store's flush (its result is
+// truncate_dirty(store.max_phy_offset()). MessageStore::truncate_commit_log calls
+// on_commit_log_truncated, which does the same at run time. Worker: flush() next to the store's flush (its result is
 // what RocketMQ keeps as the checkpoint's indexMsgTimestamp), delete_expired_files(min_phy_offset())
 // after CommitLog expiry. Owner: query_offset() for QUERY_MESSAGE, with max_num capped by
 // maxMsgsNumBatch (64) as Java's queryOffset does; DefaultMessageStore.queryMessage's loop (retry
@@ -112,6 +113,10 @@ class IndexService final : public CommitLogDispatcher {
 
   // CommitLogDispatcher: build_index(), errors logged.
   void dispatch(const MessageRecord& record, int64_t tags_code) override;
+  // CommitLogDispatcher: truncate_dirty(commit_log_end) after a run-time truncation, so records
+  // appended at the cut offsets are indexed (a failure stops indexing, logged). The entries past
+  // the cut stay; the store's reads refuse offsets that do not start a record there.
+  void on_commit_log_truncated(int64_t commit_log_end) override;
   // Java's buildIndex. Errors are also logged (once) and kept for error_reason().
   IoResult<Unit> build_index(const MessageRecord& record);
 

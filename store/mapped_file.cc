@@ -91,6 +91,22 @@ IoResult<Unit> MappedFile::zero_from(int64_t position) {
   return file_->truncate(file_size_);
 }
 
+IoResult<Unit> MappedFile::cut_to(int64_t position) {
+  const int64_t wrote = wrote_position();
+  MQ_CHECK(position >= 0 && position <= file_size_, "MappedFile::cut_to out of the segment");
+  needs_sync_.store(true);
+  if (map_) {
+    // Only the bytes that hold data: zeroing the whole unwritten rest would dirty every page of it.
+    if (wrote > position) std::memset(map_ + position, 0, static_cast<size_t>(wrote - position));
+  } else {
+    if (auto r = file_->truncate(position); !r) return r;
+    if (auto r = file_->truncate(file_size_); !r) return r;
+    prepared_ = false;
+  }
+  set_positions(position, std::min(flushed_position(), position));
+  return Unit{};
+}
+
 MappedFileQueue::MappedFileQueue(FileSystem& fs, std::string dir, int64_t file_size, bool use_mmap)
     : fs_(fs), dir_(std::move(dir)), file_size_(file_size), use_mmap_(use_mmap) {
   MQ_CHECK(file_size_ > 0, "segment size must be positive");
@@ -290,6 +306,13 @@ IoResult<Unit> MappedFileQueue::truncate_dirty(int64_t offset, bool zero_tail) {
     }
     precreated_.reset();
   }
+  // Newest first: a crash part way then leaves contiguous segments (load() refuses a gap).
+  for (auto it = drop.rbegin(); it != drop.rend(); ++it) {
+    std::string path = (*it)->path();
+    it->reset();
+    if (auto r = fs_.remove(path); !r) return r;
+  }
+  if (!drop.empty()) (void)fs_.sync_directory(dir_);
   for (auto& f : keep) {
     int64_t end = offset - f->file_from_offset();
     if (end < f->file_size()) {
@@ -301,16 +324,41 @@ IoResult<Unit> MappedFileQueue::truncate_dirty(int64_t offset, bool zero_tail) {
       f->set_positions(f->file_size(), f->file_size());
     }
   }
-  for (auto& f : drop) {
-    std::string path = f->path();
-    f.reset();
-    if (auto r = fs_.remove(path); !r) return r;
-  }
-  if (!drop.empty()) (void)fs_.sync_directory(dir_);
   std::lock_guard g(mu_);
   files_ = std::move(keep);
   flushed_where_.store(files_.empty() ? offset : std::max(offset, files_.front()->file_from_offset()));
   return Unit{};
+}
+
+IoResult<int> MappedFileQueue::cut(int64_t offset) {
+  // Held across the removals, as pre-creation holds it across creation: a pre-creation cannot
+  // slip in between and leave a segment after the cut.
+  std::lock_guard creating(create_mu_);
+  std::vector<std::shared_ptr<MappedFile>> drop;
+  std::shared_ptr<MappedFile> holding, precreated;
+  {
+    std::lock_guard g(mu_);
+    MQ_CHECK(files_.empty() || offset >= files_.front()->file_from_offset(), "MappedFileQueue::cut below the first segment");
+    std::vector<std::shared_ptr<MappedFile>> keep;
+    for (auto& f : files_) (f->file_from_offset() <= offset ? keep : drop).push_back(f);
+    if (!keep.empty() && offset < keep.back()->file_from_offset() + file_size_) holding = keep.back();
+    precreated = std::move(precreated_);
+    files_ = std::move(keep);
+    const int64_t floor = files_.empty() ? offset : files_.front()->file_from_offset();
+    flushed_where_.store(std::max(floor, std::min(flushed_where_.load(), offset)), std::memory_order_release);
+  }
+  const int deleted = static_cast<int>(drop.size());
+  if (precreated) drop.push_back(std::move(precreated));  // the newest of all
+  for (auto it = drop.rbegin(); it != drop.rend(); ++it) {
+    std::string path = (*it)->path();
+    it->reset();
+    if (auto r = fs_.remove(path); !r) return r.error();
+  }
+  if (!drop.empty())
+    if (auto r = fs_.sync_directory(dir_); !r) return r.error();
+  if (holding)
+    if (auto r = holding->cut_to(offset - holding->file_from_offset()); !r) return r.error();
+  return deleted;
 }
 
 int MappedFileQueue::delete_leading_files(const std::function<bool(const MappedFile&)>& pred,

@@ -16,7 +16,8 @@
 //
 // Thread-safety contract (the broker follows it):
 //  * owner thread (the broker's event loop): append(), roll-over through create_file(), reads,
-//    truncate_dirty(), delete_leading_files() and load();
+//    truncate_dirty(), delete_leading_files() and load(); cut() too, but with no worker call
+//    running (a flush racing it could publish a flushed offset past the cut);
 //  * one worker thread at a time, concurrently with the owner: flush() and precreate_next()
 //    (a ConsumeQueue, which the worker never pre-creates for, calls precreate_next() from the
 //    owner thread instead, before writing units that cross into the next file).
@@ -76,6 +77,12 @@ class MappedFile {
   // Zeroes [position, file_size) (recovery of a torn tail). Not fsync'd here: the next flush()
   // syncs it (a crash before that leaves `abort` in place and recovery simply zeroes again).
   IoResult<Unit> zero_from(int64_t position);
+  // Run-time truncation (nothing else running on the queue): the data ends at `position`. Zeroes
+  // [position, wrote position) (past it the segment holds zeros already) and moves both positions
+  // back; flush() then fsyncs it. A mapped segment is cleared through its mapping; otherwise the
+  // file is shrunk and re-extended, which also releases the blocks, so the next append reserves
+  // (and maps) the segment again.
+  IoResult<Unit> cut_to(int64_t position);
 
  private:
   std::string path_;
@@ -129,9 +136,16 @@ class MappedFileQueue {
   // offset. Stops at the first failure.
   IoResult<int64_t> flush();
 
-  // Recovery: the data ends at `offset`. Later segments are deleted, the tail of the segment holding
-  // offset is zeroed (when zero_tail), positions are set.
+  // Recovery: the data ends at `offset`. Later segments are deleted (newest first), the tail of the
+  // segment holding offset is zeroed (when zero_tail), positions are set.
   IoResult<Unit> truncate_dirty(int64_t offset, bool zero_tail = true);
+  // Run-time truncation, owner thread with no flush or pre-creation running: the data ends at
+  // `offset` (>= min_offset()). Removes the pre-created segment and the segments after the one
+  // holding offset, newest first, and syncs the directory, so a crash part way leaves contiguous
+  // segments holding a prefix of the old data; then cuts the holding segment (MappedFile::cut_to;
+  // a segment starting at offset stays, empty). Nothing is fsync'd but the directory: flush()
+  // makes the cut durable. Returns the number of data segments deleted.
+  IoResult<int> cut(int64_t offset);
   // Expiry: deletes leading segments while pred(segment) holds, never the last segment; at most
   // max_files. Returns the number deleted.
   int delete_leading_files(const std::function<bool(const MappedFile&)>& pred, int max_files);

@@ -1203,6 +1203,114 @@ IoResult<Unit> MessageStore::dispatch_replicated() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Truncation (controller mode)
+
+bool MessageStore::is_message_boundary(int64_t offset) const {
+  if (reader_) return false;
+  const int64_t min = commit_log_.min_offset(), max = commit_log_.max_offset();
+  if (offset < min || offset > max) return false;
+  // The end of the log, and the end of the last dispatched record (where a slave's incomplete tail
+  // starts), are boundaries by construction; so is every segment start: records never cross one.
+  if (offset == max || offset == dispatched_offset_) return true;
+  auto f = commit_log_.find_file(offset);
+  if (!f) return false;
+  const int64_t pos = offset - f->file_from_offset();
+  if (pos == 0) return true;
+  const int64_t avail = f->wrote_position() - pos;
+  if (avail < 8) return false;
+  std::string bytes;
+  if (!f->read(pos, 8, bytes)) return false;
+  const auto* head = reinterpret_cast<const uint8_t*>(bytes.data());
+  const int64_t total = static_cast<int32_t>(get_be32(head));
+  const uint32_t magic = get_be32(head + 4);
+  // A BLANK fills the rest of its segment: where it starts, the segment's data ended.
+  if (magic == kBlankMagic) return total == f->file_size() - pos;
+  if (magic != kMessageMagicV1 && magic != kMessageMagicV2) return false;
+  if (total < static_cast<int64_t>(message_record_size(0, 0, 0, 0)) || total > avail) return false;
+  if (!f->read(pos, static_cast<size_t>(total), bytes)) return false;
+  auto e = decode_entry(bytes, DecodeOptions{true});
+  return e && !e->blank && e->size == total && e->message.physical_offset == offset;
+}
+
+IoResult<Unit> MessageStore::truncate_commit_log(int64_t offset) {
+  const std::string what = "truncate the commit log to " + std::to_string(offset);
+  if (!opened_) return make_error(IoError::kIo, what + ": the store is not open");
+  if (reader_) return make_error(IoError::kIo, what + ": a DLedger store's log is truncated by its Raft log");
+  if (!is_writable()) return make_error(IoError::kIo, what + ": the store is not writable: " + writability_reason());
+  const int64_t old_end = commit_log_.max_offset();
+  if (offset >= old_end) return Unit{};
+  if (offset < commit_log_.min_offset())
+    return make_error(IoError::kCorrupt, what + ": below the commit log's first offset " +
+                                             std::to_string(commit_log_.min_offset()));
+  if (!is_message_boundary(offset))
+    return make_error(IoError::kCorrupt, what + ": no message starts there (the log ends at " + std::to_string(old_end) +
+                                             ")");
+  auto fail = [&](const std::string& step, const Error<IoError>& e) -> Error<IoError> {
+    std::string why = what + " (was " + std::to_string(old_end) + "): " + step + ": " + io_error_name(e.code) + ": " + e.detail;
+    set_unwritable(why);
+    return make_error(e.code, why);
+  };
+
+  // 1. The CommitLog: later segments go newest first, then the holding segment's tail is zeroed;
+  // both are durable before anything else moves (see the top of message_store.h).
+  auto deleted = commit_log_.cut(offset);
+  if (!deleted) return fail("cut commit log", deleted.error());
+  if (auto f = commit_log_.flush(); !f) return fail("flush commit log", f.error());
+
+  // 2. ConsumeQueues whose last unit points at the cut or later. Units of one queue point at
+  // increasing offsets, so the last one says whether anything is to cut.
+  std::vector<ConsumeQueue*> cqs;
+  {
+    std::lock_guard g(cq_mu_);
+    for (auto& [_, m] : queues_)
+      for (auto& [__, q] : m) cqs.push_back(q.get());
+  }
+  int64_t units_cut = 0;
+  int queues_cut = 0;
+  for (auto* q : cqs) {
+    const int64_t before = q->max_offset();
+    if (before <= q->min_offset()) continue;  // no unit of a record still in the log
+    auto last = q->read_units(before - 1, 1);
+    if (!last) return fail("read consume queue " + q->topic() + "/" + std::to_string(q->queue_id()), last.error());
+    if (!last->empty() && !(*last)[0].is_filler() && (*last)[0].commit_log_offset < offset) continue;
+    if (auto r = q->truncate_dirty(offset); !r)
+      return fail("cut consume queue " + q->topic() + "/" + std::to_string(q->queue_id()), r.error());
+    if (auto r = q->flush(); !r)
+      return fail("flush consume queue " + q->topic() + "/" + std::to_string(q->queue_id()), r.error());
+    units_cut += before - q->max_offset();
+    ++queues_cut;
+  }
+
+  // 3. Bookkeeping: the dispatch cursor, the queue offsets handed out next, the checkpoint.
+  if (dispatched_offset_ > offset) set_dispatched_offset(offset);
+  if (dispatched_offset_ >= commit_log_.max_offset()) dispatch_pending_.store(false);
+  reset_queue_offsets();
+  bool checkpoint_changed = false;
+  if (checkpoint_->dispatched_phy_offset() > offset) {
+    checkpoint_->set_dispatched_phy_offset(offset);
+    checkpoint_changed = true;
+  }
+  if (checkpoint_->confirm_phy_offset() > offset) {
+    checkpoint_->set_confirm_phy_offset(offset);
+    checkpoint_changed = true;
+  }
+  if (checkpoint_->master_flushed_offset() > offset) {
+    checkpoint_->set_master_flushed_offset(offset);
+    checkpoint_changed = true;
+  }
+  if (checkpoint_changed)
+    if (auto r = checkpoint_->flush(); !r) return fail("flush checkpoint", r.error());
+
+  // 4. Derived structures outside the store (the IndexFile).
+  for (auto* d : dispatchers_) d->on_commit_log_truncated(offset);
+
+  log_.warn("commit log truncated to " + std::to_string(offset) + " (was " + std::to_string(old_end) + ": " +
+            std::to_string(old_end - offset) + " bytes cut, " + std::to_string(*deleted) + " later segments deleted, " +
+            std::to_string(units_cut) + " ConsumeQueue units cut in " + std::to_string(queues_cut) + " queues)");
+  return Unit{};
+}
+
+// ---------------------------------------------------------------------------------------------
 // Worker calls
 
 IoResult<int64_t> MessageStore::flush() {
@@ -1267,9 +1375,12 @@ IoResult<std::string> MessageStore::read_record(int64_t commit_log_offset, int32
   // can point anywhere. Hand out only bytes that start a message of the unit's size, so a consumer
   // never gets garbage (found by fuzz_store_recovery); the unit is then treated like a removed one.
   if (rec->size() < 8) return make_error(IoError::kCorrupt, "record at " + std::to_string(commit_log_offset) + " too short");
+  // A record also carries its own offset: an entry pointing into the middle of a record (an index
+  // entry left from before a truncation, once new records fill those offsets) cannot match.
   const auto* b = reinterpret_cast<const uint8_t*>(rec->data());
   const uint32_t total = get_be32(b), magic = get_be32(b + 4);
-  if (static_cast<int32_t>(total) != size || (magic != kMessageMagicV1 && magic != kMessageMagicV2))
+  if (static_cast<int32_t>(total) != size || (magic != kMessageMagicV1 && magic != kMessageMagicV2) ||
+      rec->size() < 36 || static_cast<int64_t>(get_be64(b + 28)) != commit_log_offset)
     return make_error(IoError::kCorrupt, "no message of " + std::to_string(size) + " bytes at commit log offset " +
                                              std::to_string(commit_log_offset));
   return rec;

@@ -4,8 +4,8 @@
 //   consumequeue/<topic>/<queueId>/<offset>     20-byte units (store/consume_queue.h)
 //   checkpoint                                  flush timestamps (store/checkpoint.h)
 //   abort                                       present while the store is open
-//   index/                                      reserved for IndexFile (a later issue; not written;
-//                                               plug it in through CommitLogDispatcher)
+//   index/                                      IndexFiles, written by store/index_service.h (a
+//                                               CommitLogDispatcher), not by this class
 //   config/*.json                               metadata (broker/broker_metadata.h owns them)
 // A Java 4.9 broker's store opens here and ours opens there (same file sizes configured); ConsumeQueue
 // files rebuilt here are byte-identical to the Java broker's (tests/store/fixture_test.cc).
@@ -43,6 +43,45 @@
 // incomplete tail (a kill -9 mid-chunk, or a clean shutdown between chunks) is zeroed with a warning
 // and max_phy_offset() says where the master must resend from.
 //
+// Truncation (controller mode: a slave whose log diverged from its new master's is cut back at the
+// consistent point before it replicates again, reference rocketmq-controller.md 6.3-6.5; also a
+// slave's incomplete tail, cut at dispatched_offset()). truncate_commit_log(offset) takes an offset
+// that is a message boundary in [min_phy_offset(), max_phy_offset()] (is_message_boundary: the end
+// of the log, the dispatch cursor, a segment start, a BLANK, or a record that decodes with its CRC
+// and carries that physical offset, which is RocketMQ's isOffsetAligned plus the offset check);
+// anything else is refused with nothing changed, and an offset at or past the end is a no-op, as
+// in RocketMQ's truncateFiles. Unlike RocketMQ, which only moves in-memory positions (so a crash
+// can bring the old tail back, its #10666), the cut is on disk before the call returns, in order:
+//  1. CommitLog: the pre-created segment and every segment after the one holding `offset` are
+//     deleted, newest first, and the directory synced; then the holding segment's bytes from
+//     `offset` to its old end are zeroed and fsync'd, and the positions move back.
+//  2. ConsumeQueues: in every queue whose last unit points at `offset` or later, those units are
+//     zeroed (later files deleted, newest first) and fsync'd; each queue's max offset moves back
+//     and the table of next queue offsets is rebuilt from the queues, so the next put or
+//     replicated record takes the next offset with no gap and no reuse of a live unit.
+//  3. Bookkeeping: dispatched_offset() moves back to `offset` (if it was past it); the checkpoint's
+//     dispatchedPhyOffset, confirmPhyOffset and masterFlushedOffset are lowered to `offset` when
+//     above it and the page is fsync'd. Its timestamps stay (they only choose where abnormal
+//     recovery starts scanning, which the dispatch mark bounds).
+//  4. Dispatchers hear on_commit_log_truncated(offset): the IndexFile moves its endPhyOffset back
+//     so records appended at the cut offsets are indexed again. Its entries past the cut stay: a
+//     lookup reads the record at each offset it returns, and reads stop at max_phy_offset() and
+//     check that a record starts there carrying that physical offset (read_record), so a stale
+//     entry finds nothing or, once new records fill those offsets, a real record whose topic and
+//     keys the caller checks (broker/broker_query.cc does).
+// What a crash leaves (`abort` is present, so the restart runs abnormal recovery): during step 1,
+// the old log minus whole trailing segments, or with its tail partly zeroed from `offset` (a kill
+// -9 keeps the zeros, which start at `offset`; an OS crash before the fsync keeps any subset of
+// the zeroed blocks): recovery ends the log at `offset` or at the first damaged record after it,
+// a prefix of the old log either way; during steps 2-3, the cut CommitLog, with recovery dropping
+// units that point past its end. The caller, which did not get a success, truncates again (the
+// HA handshake computes the consistent point anew). Once the call returned, a crash at any later
+// time recovers the truncated log plus whatever was appended and made durable after it; nothing of
+// the old tail can come back. A file error part way stops the store like a failed write.
+// The call must have the store to itself (like open and shutdown: no flush, pre-creation or expiry
+// in flight, no read racing it) and it fsyncs. Callers also fail their own waiters for offsets past
+// the cut (GroupCommit, HA acks): flushed_offset() moves back with the log.
+//
 // DLedger mode (RocketMQ's DLedgerCommitLog). A store constructed with a CommitLogReader has no
 // commitlog/ of its own: its CommitLog is the Raft log's data files (raft/disk_log.h), written by
 // the Raft glue and only read here, each message record sitting at entry pos + 48, which is its
@@ -65,9 +104,9 @@
 // Thread-safety contract (the broker follows it):
 //  * Owner thread (the broker's loop thread) calls everything except the worker calls below:
 //    open, put_message(s), append_replicated, every read (get_message, offsets, lookups),
-//    needs_precreate, shutdown.
+//    needs_precreate, truncate_commit_log, shutdown.
 //    Appends are memcpy into mapped segments (or pwrite) into the page cache; none of these calls
-//    fsync except open and shutdown (run those when nothing else runs).
+//    fsync except open, truncate_commit_log and shutdown (run those when nothing else runs).
 //  * Worker calls, from one worker thread at a time (the broker serialises its per-broker disk jobs),
 //    concurrently with the owner: flush() (CommitLog, ConsumeQueues, checkpoint: ASYNC_FLUSH every
 //    flush_interval_commit_log_ms; with SYNC_FLUSH about once a second), flush_commit_log() (SYNC_FLUSH
@@ -317,6 +356,9 @@ class CommitLogDispatcher {
  public:
   virtual ~CommitLogDispatcher() = default;
   virtual void dispatch(const MessageRecord& record, int64_t tags_code) = 0;
+  // MessageStore::truncate_commit_log cut the log back to commit_log_end: records at or past it are
+  // gone and new ones will be dispatched at those offsets. Forget what must not block them.
+  virtual void on_commit_log_truncated(int64_t commit_log_end) {}
 };
 
 class MessageStore {
@@ -347,6 +389,18 @@ class MessageStore {
   // the bytes before it stay written (the master resends from max_phy_offset()). now_ms paces the
   // disk-full re-check only: store times come from the master's records.
   IoResult<Unit> append_replicated(int64_t start_offset, std::string_view data, int64_t now_ms);
+  // Cuts the CommitLog, the ConsumeQueues and the bookkeeping back to `offset`, durably (see the top
+  // of this file); afterwards max_phy_offset() == offset and the store reads and appends as if
+  // nothing had been written past it. A no-op when offset >= max_phy_offset(). Refused with nothing
+  // changed: kCorrupt when offset is not a message boundary in [min_phy_offset(), max_phy_offset()]
+  // (the consistent point does not fit this log; RocketMQ's "need manual fix"); kIo when the store
+  // is not open, runs in DLedger mode (the Raft log truncates itself) or has stopped taking
+  // writes. Any other failure happened part way: the store stops taking writes (is_writable() is
+  // false, writability_reason() says where) and a restart recovers a prefix of the old log.
+  IoResult<Unit> truncate_commit_log(int64_t offset);
+  // True when a record starts at `offset` or the log ends there, within [min_phy_offset(),
+  // max_phy_offset()] (see the top of this file). Reads at most one record. False in DLedger mode.
+  bool is_message_boundary(int64_t offset) const;
   // --- owner thread, DLedger mode ---
   bool external_commit_log() const { return reader_ != nullptr; }
   // Validates like put_message(s), assigns queue offsets (advancing the handed-out table) and
@@ -424,7 +478,9 @@ class MessageStore {
   int64_t message_store_timestamp(const std::string& topic, int32_t queue_id, int64_t offset);
   // The record bytes at a commit log offset (VIEW_MESSAGE_BY_ID), CRC checked.
   IoResult<std::string> message_by_offset(int64_t commit_log_offset);
-  // Record at a commit log offset given its size (from a ConsumeQueue unit).
+  // Record at a commit log offset given its size (from a ConsumeQueue unit). Only bytes below
+  // max_phy_offset() that start a record of that size carrying that physical offset; an error
+  // otherwise (a unit or index entry that does not fit the log).
   IoResult<std::string> read_record(int64_t commit_log_offset, int32_t size);
   // Raw CommitLog bytes from offset to at most max_bytes, never past the end of that segment's data
   // (HA transfer to slaves reads this way). Empty at the end of the log.
