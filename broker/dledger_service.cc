@@ -25,6 +25,34 @@ bool is_message_record(const char* body, size_t len) {
 }
 
 int64_t ticks(int64_t ms, int64_t tick_ms) { return std::max<int64_t>(1, ms / std::max<int64_t>(tick_ms, 1)); }
+
+// The broker's MessageStore as the group's state machine: a committed entry is a message record
+// that the store dispatches to its ConsumeQueues at its CommitLog offset (pos + 48).
+class MessageStoreStateMachine final : public DLedgerStateMachine {
+ public:
+  MessageStoreStateMachine(store::MessageStore& store, std::function<void(const store::CommittedRecord&)> on_committed)
+      : store_(store), on_committed_(std::move(on_committed)) {}
+  int64_t applied_pos() const override { return store_.dispatched_offset(); }
+  Result<int64_t, std::string> apply(int64_t pos, std::string& record) override {
+    const int64_t offset = pos + 48;
+    // The Ready's copy of the entry is ours to patch as the append hook patched the disk's.
+    if (is_message_record(record.data(), record.size()))
+      put_be64(reinterpret_cast<uint8_t*>(record.data()) + kPhysicalOffsetField, static_cast<uint64_t>(offset));
+    auto r = store_.dispatch_committed(offset, record);
+    if (!r.ok()) return make_error(std::string(), r.detail());
+    if (on_committed_) on_committed_(*r);
+    return static_cast<int64_t>(r->size);
+  }
+  void on_leader_ready_changed(bool) override {
+    // Offsets handed out to proposals of another term mean nothing now: start from the queues.
+    store_.reset_queue_offsets();
+  }
+  bool entries_are_messages() const override { return true; }
+
+ private:
+  store::MessageStore& store_;
+  std::function<void(const store::CommittedRecord&)> on_committed_;
+};
 }  // namespace
 
 DLedgerService::DLedgerService(EventLoop& loop, std::shared_ptr<WorkerPool::Strand> strand, store::FileSystem& fs,
@@ -82,7 +110,7 @@ Result<Unit, std::string> DLedgerService::open() {
   // DLedgerCommitLog's append hook: the record learns its own commit log offset as it lands.
   o.append_hook = [this](const raft::Entry& e, int64_t pos, char* body, size_t len) {
     positions_[e.index.value] = pos;
-    if (e.type == raft::EntryType::kNormal && is_message_record(body, len))
+    if (sm_ && sm_->entries_are_messages() && e.type == raft::EntryType::kNormal && is_message_record(body, len))
       put_be64(reinterpret_cast<uint8_t*>(body) + kPhysicalOffsetField, static_cast<uint64_t>(pos + 48));
   };
   auto log = raft::DiskLog::open(fs_, opt_.dir, std::move(o));
@@ -104,12 +132,23 @@ store::IoResult<std::string> DLedgerService::read(int64_t offset, size_t n) cons
   return std::move(*r);
 }
 
+std::string DLedgerService::peer_address(raft::NodeId n) const {
+  const DLedgerPeerAddress* p = peer(n);
+  return p ? p->addr : std::string();
+}
+
 Result<Unit, std::string> DLedgerService::start(store::MessageStore& store) {
-  store_ = &store;
-  // Resume applying after the newest entry the ConsumeQueues already reference.
+  store_sm_ = std::make_unique<MessageStoreStateMachine>(store, cb_.on_committed);
+  return start(*store_sm_);
+}
+
+Result<Unit, std::string> DLedgerService::start(DLedgerStateMachine& sm) {
+  sm_ = &sm;
+  // Resume applying after the newest entry the state machine already holds (for the store: the
+  // newest the ConsumeQueues reference).
   RaftIndex applied{0};
-  if (!disk_log_->empty() && store.dispatched_offset() > 0) {
-    auto next = disk_log_->index_at_or_after_pos(store.dispatched_offset());
+  if (!disk_log_->empty() && sm.applied_pos() > 0) {
+    auto next = disk_log_->index_at_or_after_pos(sm.applied_pos());
     applied = next.ok() ? raft::prev_index(*next) : disk_log_->last_index();
     if (applied < raft::prev_index(disk_log_->first_index())) applied = raft::prev_index(disk_log_->first_index());
   }
@@ -208,7 +247,7 @@ void DLedgerService::shutdown() {
     if (!c.ok()) log_.error("DLedger checkpoint at shutdown: " + c.detail());
   }
   node_.reset();
-  store_ = nullptr;
+  sm_ = nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,11 +474,7 @@ void DLedgerService::apply(std::vector<raft::Entry>& committed) {
       return;
     }
     const int64_t offset = pos + 48;
-    // The Ready's copy of the entry is ours to patch as the append hook patched the disk's.
-    std::string& record = e.data;
-    if (is_message_record(record.data(), record.size()))
-      put_be64(reinterpret_cast<uint8_t*>(record.data()) + kPhysicalOffsetField, static_cast<uint64_t>(offset));
-    auto r = store_->dispatch_committed(offset, record);
+    auto r = sm_->apply(pos, e.data);
     if (!r.ok()) {
       log_.error("committed entry " + std::to_string(e.index.value) + " not applied: " + r.detail());
       if (p) {
@@ -448,12 +483,11 @@ void DLedgerService::apply(std::vector<raft::Entry>& committed) {
       }
       continue;
     }
-    if (cb_.on_committed) cb_.on_committed(*r);
     if (p) {
       if (e.index == p->first) p->result.wrote_offset = offset;
-      p->result.wrote_bytes += r->size;
-      p->result.msg_ids.push_back(make_offset_msg_id(p->store_host, offset));
-      p->result.end_offset = offset + r->size;
+      p->result.wrote_bytes += static_cast<int32_t>(*r);
+      if (sm_->entries_are_messages()) p->result.msg_ids.push_back(make_offset_msg_id(p->store_host, offset));
+      p->result.end_offset = offset + *r;
       if (e.index == p->last) {
         pending_.erase(p->first.value);
         complete(*p, store::PutMessageStatus::kPutOk, "");
@@ -514,9 +548,8 @@ void DLedgerService::check_role() {
   }
   ready_term_ = ready ? node_->term() : Term{};
   if (ready != leader_ready_) {
-    // Offsets handed out to proposals of another term mean nothing now: start from the queues.
-    store_->reset_queue_offsets();
     leader_ready_ = ready;
+    sm_->on_leader_ready_changed(ready);
   }
   if (role_reported_ && role == last_role_ && leader == last_leader_ && ready == last_ready_) return;
   role_reported_ = true;

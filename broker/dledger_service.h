@@ -80,6 +80,23 @@ struct DLedgerOptions {
   uint64_t seed = 1;
 };
 
+// What a group's committed entries are applied to: the broker's MessageStore (the DLedger data
+// files are its CommitLog) or, for the controller, its replicated tables.
+class DLedgerStateMachine {
+ public:
+  virtual ~DLedgerStateMachine() = default;
+  // The data-file position below which every entry was applied before this start (0: replay the
+  // whole log, as a state machine without snapshots does).
+  virtual int64_t applied_pos() const = 0;
+  // Applies one committed normal entry that lies at data-file position `pos`; returns how many
+  // bytes of the CommitLog it took (0 when the entry is not a message).
+  virtual Result<int64_t, std::string> apply(int64_t pos, std::string& data) = 0;
+  // The leader became ready, or stopped being ready.
+  virtual void on_leader_ready_changed(bool /*ready*/) {}
+  // Whether entries are message records whose PHYSICALOFFSET the append hook fills in.
+  virtual bool entries_are_messages() const { return false; }
+};
+
 class DLedgerService final : public store::CommitLogReader {
  public:
   struct Callbacks {
@@ -106,6 +123,8 @@ class DLedgerService final : public store::CommitLogReader {
   // Re-applies committed entries the store has not dispatched yet, starts the node, the Raft port
   // and the tick timer.
   Result<Unit, std::string> start(store::MessageStore& store);
+  // The same for any other state machine (the controller's tables); `sm` outlives the service.
+  Result<Unit, std::string> start(DLedgerStateMachine& sm);
   // Fails pending sends, stops timers and the port, syncs data files and writes the checkpoint.
   void shutdown();
 
@@ -119,6 +138,11 @@ class DLedgerService final : public store::CommitLogReader {
   raft::NodeId leader() const { return node_ ? node_->leader() : raft::kNoNode; }
   std::string leader_id() const;
   int raft_port() const { return server_ ? server_->port() : -1; }
+  // The Raft port's server, for other requests served on the same port (RocketMQ's controller
+  // answers brokers on its DLedger peer port). Null before start().
+  RemotingServer* server() { return server_.get(); }
+  // The address of a member's Raft port ("" when unknown).
+  std::string peer_address(raft::NodeId n) const;
   nlohmann::json status_json() const;
   // Admin: hand leadership to a member (leader only).
   Result<Unit, std::string> transfer_leadership(const std::string& peer_id);
@@ -200,7 +224,8 @@ class DLedgerService final : public store::CommitLogReader {
 
   std::unique_ptr<raft::DiskLog> disk_log_;
   std::unique_ptr<raft::Node> node_;
-  store::MessageStore* store_ = nullptr;
+  std::unique_ptr<DLedgerStateMachine> store_sm_;  // the MessageStore's adapter, for start(store)
+  DLedgerStateMachine* sm_ = nullptr;
   std::unique_ptr<RemotingServer> server_;
   std::unique_ptr<RemotingClient> client_;
   Timer tick_timer_;
