@@ -24,6 +24,7 @@ void NamesrvConfig::bind_all(ConfigBinder& b) {
   b.bind("orderMessageEnable", order_message_enable);
   b.bind("returnOrderTopicConfigToBroker", return_order_topic_config_to_broker);
   b.bind("logFile", log_file);
+  b.bind("enableControllerInNamesrv", enable_controller_in_namesrv);
 }
 
 Result<std::vector<std::string>, ConfigError> NamesrvConfig::load(const ConfigFile& file) {
@@ -52,6 +53,7 @@ std::string NamesrvConfig::to_properties() const {
   out += "bindAddress=" + bind_address + "\n";
   out += "brokerChannelExpiredTime=" + std::to_string(broker_channel_expired_time_ms) + "\n";
   out += "enableAllTopicList=" + std::string(b(enable_all_topic_list)) + "\n";
+  out += "enableControllerInNamesrv=" + std::string(b(enable_controller_in_namesrv)) + "\n";
   out += "frameMaxLength=" + std::to_string(max_frame_bytes) + "\n";
   out += "kvConfigPath=" + kv_config_path + "\n";
   out += "listenPort=" + std::to_string(listen_port) + "\n";

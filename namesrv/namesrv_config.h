@@ -22,6 +22,9 @@ struct NamesrvConfig {
   bool order_message_enable = false;          // orderMessageEnable
   bool return_order_topic_config_to_broker = true;  // returnOrderTopicConfigToBroker
   std::string log_file;                       // logFile (empty: stderr)
+  // enableControllerInNamesrv: run a controller group member in this process too; its keys
+  // (controller/controller_config.h) come from the same file.
+  bool enable_controller_in_namesrv = false;
 
   NamesrvConfig();
   // Binds every key; unknown keys are returned as warnings.
