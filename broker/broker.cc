@@ -69,6 +69,7 @@ Broker::Broker(BrokerServices services, BrokerConfig config)
   register_transaction_processors();
   register_query_processors();
   register_schedule_processors();
+  register_controller_processors();
   if (config_.effective_fast_listen_port() > 0) {
     fast_server_ = std::make_unique<RemotingServer>(loop_, server_options(config_, config_.effective_fast_listen_port()),
                                                     log_);
@@ -101,6 +102,9 @@ Result<Unit, std::string> Broker::start() {
     stop_replication();
     ha_master_.reset();
     ha_slave_.reset();
+    as_master_.reset();
+    as_client_.reset();
+    replicas_.reset();
     if (dledger_) dledger_->shutdown();
     if (store_) {
       (void)store_->shutdown();
@@ -134,6 +138,11 @@ Result<Unit, std::string> Broker::start() {
     store_ = std::make_unique<store::MessageStore>(config_.store, fs_, log_, dledger_.get());
   } else {
     store_ = std::make_unique<store::MessageStore>(config_.store, fs_, log_);
+  }
+  if (is_controller_mode()) {
+    // Fenced until the controller names a master: a slave that takes no writes.
+    config_.broker_role = BrokerRole::kSlave;
+    if (auto c = open_controller_mode(); !c.ok()) return fail(c.detail());
   }
   if (is_slave() && !is_dledger()) store_->add_dispatcher(&replica_arrivals_);
   {
@@ -300,6 +309,7 @@ Result<Unit, std::string> Broker::start() {
   state_ = BrokerState::kRunning;
   update_master_services();
   register_with_namesrv(false);
+  if (is_controller_mode()) start_controller_mode();
   log_.info("started: " + std::string(broker_role_name(config_.broker_role)) + ", " +
             (config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH") +
             ", listening on " + std::to_string(*port) +
@@ -340,6 +350,8 @@ void Broker::shutdown() {
   (void)group_commit_.take_all();
   ha_master_.reset();
   ha_slave_.reset();
+  as_master_.reset();
+  as_client_.reset();
   persist_metadata();
   drain_own_disk_work();
   if (dledger_) dledger_->shutdown();
@@ -509,6 +521,9 @@ void Broker::register_with_namesrv(bool oneway) { register_with(split_addr_list(
 
 void Broker::register_with(const std::vector<std::string>& addrs, bool oneway) {
   if (state_ != BrokerState::kRunning) return;
+  // Controller mode: nothing is registered before the controller has named a master (RocketMQ's
+  // isolated broker), so routes never point at a broker that cannot take writes or serve reads.
+  if (controller_fenced()) return;
   TopicConfigWrapper w = topics_.wrapper();
   // A broker without read or write permission registers every topic with its own permission (RocketMQ's
   // registerBrokerAll), so routes tell clients not to send (or pull) there.

@@ -27,6 +27,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "broker/autoswitch_ha_service.h"
 #include "broker/broker_config.h"
 #include "broker/broker_metadata.h"
 #include "broker/broker_stats.h"
@@ -35,6 +36,7 @@
 #include "broker/ha_service.h"
 #include "broker/pull_hold_service.h"
 #include "broker/rebalance_lock_manager.h"
+#include "broker/replicas_manager.h"
 #include "broker/schedule_service.h"
 #include "broker/timer_service.h"
 #include "broker/transaction_service.h"
@@ -42,6 +44,7 @@
 #include "remoting/server.h"
 #include "runtime/event_loop.h"
 #include "runtime/worker_pool.h"
+#include "store/epoch_file.h"
 #include "store/file.h"
 #include "store/group_commit.h"
 #include "store/index_service.h"
@@ -121,6 +124,23 @@ class Broker {
   void propose_send(const RequestContext& ctx, std::vector<std::string> records, store::PutMessageResult base,
                     HostAddress store_host, int32_t queue_id, bool batch, const std::string& uniq_key,
                     const std::string& topic);
+
+  // broker_controller_mode.cc: RocketMQ 5.x controller mode. The controller group names the
+  // master (broker/replicas_manager.h); replication is the epoch-aware AutoSwitch HA
+  // (broker/autoswitch_ha_service.h). Until the controller has named a master the broker is fenced:
+  // a SLAVE that takes no writes and does not register with the NameServers.
+  bool is_controller_mode() const { return config_.is_controller_mode(); }
+  bool controller_fenced() const { return is_controller_mode() && !controller_role_known_; }
+  Result<Unit, std::string> open_controller_mode();  // the epoch file, before the store opens
+  void start_controller_mode();                      // once the broker runs
+  void stop_controller_mode();
+  void register_controller_processors();
+  void become_controller_master(int32_t epoch, const SyncStateSet& sss);
+  void become_controller_slave(int64_t master_id, const std::string& master_addr, int32_t epoch);
+  // A slave asks its master for its HA address (EXCHANGE_BROKER_HA_INFO) instead of waiting for
+  // the next NameServer registration to name it.
+  void fetch_master_ha_address();
+  AutoSwitchHaOptions autoswitch_options() const;
 
   // broker_internal_put.cc: messages the broker itself writes (delayed deliveries, retries, dead
   // letters, transaction commits and ops), appended like a send; in DLedger mode proposed and
@@ -249,11 +269,20 @@ class Broker {
    public:
     void dispatch(const MessageRecord& record, int64_t tags_code) override;
     std::vector<std::tuple<std::string, int32_t, int64_t>> take() { return std::exchange(arrivals_, {}); }
+    // Only a slave collects arrivals (a controller-mode broker changes role at run time).
+    bool enabled = true;
 
    private:
     std::vector<std::tuple<std::string, int32_t, int64_t>> arrivals_;
   };
   ReplicaArrivals replica_arrivals_;
+  // Controller mode (broker_controller_mode.cc).
+  std::unique_ptr<store::EpochFile> epochs_;
+  std::unique_ptr<RemotingClient> controller_client_;  // this broker's own: its close tells the controller
+  std::unique_ptr<ReplicasManager> replicas_;
+  std::unique_ptr<AutoSwitchHaMaster> as_master_;
+  std::unique_ptr<AutoSwitchHaClient> as_client_;
+  bool controller_role_known_ = false;
   std::map<std::string, std::map<int32_t, int64_t>> offsets_committed_on_slave_;  // "topic@group"
   int64_t total_memory_bytes_ = 0;
   double last_disk_used_ratio_ = 0;  // measured by the last housekeeping round, 0..1

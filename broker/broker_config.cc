@@ -112,6 +112,26 @@ void BrokerConfig::bind_all(ConfigBinder& b, std::string& role, std::string& flu
   b.bind("dLegerCheckpointIntervalMs", dledger_checkpoint_interval_ms);
   b.bind("dLegerFaultInjectionEnable", dledger_fault_injection_enable);
   b.bind("dLegerJoinGroup", dledger_join_group);
+  // Controller mode (BrokerConfig's and MessageStoreConfig's keys)
+  b.bind("enableControllerMode", enable_controller_mode);
+  b.bind("controllerAddr", controller_addr);
+  b.bind("fetchControllerAddrByDnsLookup", fetch_controller_addr_by_dns_lookup);
+  b.bind("syncBrokerMetadataPeriod", sync_broker_metadata_period_ms);
+  b.bind("checkSyncStateSetPeriod", check_sync_state_set_period_ms);
+  b.bind("syncControllerMetadataPeriod", sync_controller_metadata_period_ms);
+  b.bind("controllerHeartBeatTimeoutMills", controller_heartbeat_timeout_ms);
+  b.bind("brokerHeartbeatInterval", broker_heartbeat_interval_ms);
+  b.bind("sendHeartbeatTimeoutMillis", send_heartbeat_timeout_ms);
+  b.bind("brokerElectionPriority", broker_election_priority);
+  b.bind("storePathEpochFile", store_path_epoch_file);
+  b.bind("storePathBrokerIdentity", store_path_broker_identity);
+  b.bind("haMaxTimeSlaveNotCatchup", ha_max_time_slave_not_catchup_ms);
+  b.bind("allAckInSyncStateSet", all_ack_in_sync_state_set);
+  b.bind("inSyncReplicas", in_sync_replicas);
+  b.bind("minInSyncReplicas", min_in_sync_replicas);
+  b.bind("syncFromLastFile", sync_from_last_file);
+  b.bind("asyncLearner", async_learner);
+  b.bind("slaveTimeout", slave_timeout_ms);
   // MessageStoreConfig
   b.bind("storePathRootDir", store.store_path_root_dir);
   b.bind("storePathCommitLog", store_path_commit_log);
@@ -155,10 +175,23 @@ Result<Unit, ConfigError> BrokerConfig::check_values(const std::function<std::st
     return fail("fastListenPort", "must be -1 (none), 0 (listenPort - 2) or a port");
   if (fast_listen_port == 0 && listen_port <= 2)
     return fail("listenPort", "leaves no room for the fast port listenPort - 2 (set fastListenPort)");
-  if (!is_dledger() && broker_role != BrokerRole::kSlave && broker_id != 0)
+  if (!is_dledger() && !is_controller_mode() && broker_role != BrokerRole::kSlave && broker_id != 0)
     return fail("brokerId", "a master's brokerId must be 0");
-  if (!is_dledger() && broker_role == BrokerRole::kSlave && broker_id <= 0)
+  if (!is_dledger() && !is_controller_mode() && broker_role == BrokerRole::kSlave && broker_id <= 0)
     return fail("brokerId", "slave broker id must be > 0");
+  if (is_controller_mode()) {
+    if (is_dledger())
+      return fail("enableControllerMode", "cannot be combined with enableDLegerCommitLog (RocketMQ refuses it too)");
+    if (controller_addr.empty()) return fail("controllerAddr", "must be set when enableControllerMode=true");
+    if (broker_heartbeat_interval_ms <= 0 || controller_heartbeat_timeout_ms <= broker_heartbeat_interval_ms)
+      return fail("controllerHeartBeatTimeoutMills", "must exceed brokerHeartbeatInterval (both positive, in ms)");
+    if (sync_broker_metadata_period_ms <= 0 || sync_controller_metadata_period_ms <= 0 ||
+        check_sync_state_set_period_ms <= 0)
+      return fail("syncBrokerMetadataPeriod", "the controller-mode periods must be positive");
+    if (in_sync_replicas < 1 || min_in_sync_replicas < 1)
+      return fail("inSyncReplicas", "inSyncReplicas and minInSyncReplicas must be at least 1");
+    if (ha_max_time_slave_not_catchup_ms <= 0) return fail("haMaxTimeSlaveNotCatchup", "must be positive");
+  }
   if (ha_transfer_batch_size < 1024 || ha_transfer_batch_size > (4 << 20))
     return fail("haTransferBatchSize", "must be in [1024, 4194304]");
   if (ha_send_heartbeat_interval_ms < 10 || ha_housekeeping_interval_ms <= ha_send_heartbeat_interval_ms)
@@ -413,6 +446,27 @@ std::string BrokerConfig::to_properties() const {
   kv("fileReservedTime", std::to_string(store.file_reserved_time_hours));
   kv("enableBatchPush", b(enable_batch_push));
   kv("enableDLegerCommitLog", b(enable_dledger_commit_log));
+  kv("enableControllerMode", b(enable_controller_mode));
+  if (enable_controller_mode) {
+    kv("allAckInSyncStateSet", b(all_ack_in_sync_state_set));
+    kv("asyncLearner", b(async_learner));
+    kv("brokerElectionPriority", std::to_string(broker_election_priority));
+    kv("brokerHeartbeatInterval", std::to_string(broker_heartbeat_interval_ms));
+    kv("checkSyncStateSetPeriod", std::to_string(check_sync_state_set_period_ms));
+    kv("controllerAddr", controller_addr);
+    kv("controllerHeartBeatTimeoutMills", std::to_string(controller_heartbeat_timeout_ms));
+    kv("fetchControllerAddrByDnsLookup", b(fetch_controller_addr_by_dns_lookup));
+    kv("haMaxTimeSlaveNotCatchup", std::to_string(ha_max_time_slave_not_catchup_ms));
+    kv("inSyncReplicas", std::to_string(in_sync_replicas));
+    kv("minInSyncReplicas", std::to_string(min_in_sync_replicas));
+    kv("sendHeartbeatTimeoutMillis", std::to_string(send_heartbeat_timeout_ms));
+    kv("storePathBrokerIdentity", broker_identity_path());
+    kv("storePathEpochFile", epoch_file_path());
+    kv("syncBrokerMetadataPeriod", std::to_string(sync_broker_metadata_period_ms));
+    kv("syncControllerMetadataPeriod", std::to_string(sync_controller_metadata_period_ms));
+    kv("syncFromLastFile", b(sync_from_last_file));
+    kv("slaveTimeout", std::to_string(slave_timeout_ms));
+  }
   kv("flushDiskType", store.flush_disk_type == store::FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH");
   kv("flushIntervalCommitLog", std::to_string(store.flush_interval_commit_log_ms));
   kv("haListenPort", std::to_string(effective_ha_listen_port()));
@@ -480,7 +534,7 @@ Result<BrokerConfig::ConfigUpdate, std::string> BrokerConfig::update(
   static const std::set<std::string> kFixed = {
       "brokerClusterName", "brokerName", "brokerId", "listenPort", "haListenPort", "fastListenPort", "namesrvAddr",
       "storePathRootDir", "storePathCommitLog", "mappedFileSizeCommitLog", "mapedFileSizeCommitLog",
-      "mappedFileSizeConsumeQueue"};
+      "mappedFileSizeConsumeQueue", "enableControllerMode", "storePathEpochFile", "storePathBrokerIdentity"};
   static const std::set<std::string> kDLedger = {
       "enableDLegerCommitLog", "dLegerGroup", "dLegerPeers", "dLegerSelfId", "preferredLeaderId",
       "storePathDLedgerCommitLog", "enableBatchPush", "dLegerTickMs", "dLegerHeartbeatIntervalMs",

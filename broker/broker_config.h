@@ -122,6 +122,36 @@ struct BrokerConfig {
   uint32_t dledger_self_node = 0;                // parsed: numeric part of dledger_self_id
   uint32_t dledger_preferred_node = kNoDLedgerNode;  // parsed preferred_leader_id, or none
 
+  // Controller mode (RocketMQ 5.x; broker/replicas_manager.h, broker/autoswitch_ha_service.h): a
+  // controller group decides which member of the broker-set is master, and brokerRole/brokerId in
+  // the file are ignored at run time (the master registers as 0, a slave as its controller id).
+  bool enable_controller_mode = false;                // enableControllerMode
+  std::string controller_addr;                        // controllerAddr: "host:port;host:port"
+  bool fetch_controller_addr_by_dns_lookup = false;   // fetchControllerAddrByDnsLookup (accepted)
+  int64_t sync_broker_metadata_period_ms = 5000;      // syncBrokerMetadataPeriod
+  int64_t check_sync_state_set_period_ms = 5000;      // checkSyncStateSetPeriod
+  int64_t sync_controller_metadata_period_ms = 10'000;  // syncControllerMetadataPeriod
+  int64_t controller_heartbeat_timeout_ms = 10'000;   // controllerHeartBeatTimeoutMills
+  int64_t broker_heartbeat_interval_ms = 1000;        // brokerHeartbeatInterval
+  int64_t send_heartbeat_timeout_ms = 1000;           // sendHeartbeatTimeoutMillis
+  int32_t broker_election_priority = 2147483647;      // brokerElectionPriority
+  std::string store_path_epoch_file;       // storePathEpochFile; default storePathRootDir/epochFileCheckpoint
+  std::string store_path_broker_identity;  // storePathBrokerIdentity; default storePathRootDir/brokerIdentity
+  int64_t ha_max_time_slave_not_catchup_ms = 15'000;  // haMaxTimeSlaveNotCatchup
+  bool all_ack_in_sync_state_set = false;             // allAckInSyncStateSet
+  int32_t in_sync_replicas = 1;                       // inSyncReplicas
+  int32_t min_in_sync_replicas = 1;                   // minInSyncReplicas
+  bool sync_from_last_file = false;                   // syncFromLastFile
+  bool async_learner = false;                         // asyncLearner
+  int64_t slave_timeout_ms = 3000;                    // slaveTimeout: a put waits this long for replicas
+  bool is_controller_mode() const { return enable_controller_mode; }
+  std::string epoch_file_path() const {
+    return store_path_epoch_file.empty() ? store.store_path_root_dir + "/epochFileCheckpoint" : store_path_epoch_file;
+  }
+  std::string broker_identity_path() const {
+    return store_path_broker_identity.empty() ? store.store_path_root_dir + "/brokerIdentity" : store_path_broker_identity;
+  }
+
   store::MessageStoreConfig store;  // storePathRootDir, flushDiskType, mappedFileSizeCommitLog, ...
 
   BrokerConfig();

@@ -21,6 +21,7 @@ constexpr int64_t kSyncTimeoutMs = 3000;
 }  // namespace
 
 void Broker::ReplicaArrivals::dispatch(const MessageRecord& record, int64_t) {
+  if (!enabled) return;
   arrivals_.emplace_back(std::string(record.topic), record.queue_id, record.queue_offset + 1);
 }
 
@@ -39,6 +40,13 @@ Result<Unit, std::string> Broker::start_replication() {
     // consumers back by no more than about a second (Java DLedger brokers: 10 s).
     uint64_t every = static_cast<uint64_t>(std::min<int64_t>(config_.slave_sync_interval_ms, 1000));
     slave_sync_timer_.start(every, every, [this] { sync_from_master(); });
+    return Unit{};
+  }
+  if (is_controller_mode()) {
+    // The role comes from the controller (start_controller_mode); slave metadata sync runs while
+    // this broker is a slave.
+    uint64_t every = static_cast<uint64_t>(config_.slave_sync_interval_ms);
+    slave_sync_timer_.start(std::min<uint64_t>(every, 3000), every, [this] { sync_from_master(); });
     return Unit{};
   }
   if (!is_slave()) {
@@ -67,6 +75,7 @@ Result<Unit, std::string> Broker::start_replication() {
 
 void Broker::stop_replication() {
   slave_sync_timer_.stop();
+  stop_controller_mode();
   if (ha_slave_) ha_slave_->stop();
   if (ha_master_) ha_master_->stop();
 }
@@ -81,6 +90,7 @@ void Broker::wait_for_flush(int64_t end_offset, std::function<void(bool)> fn) {
 void Broker::complete_put(const RequestContext& ctx, const store::PutMessageResult& r, int32_t queue_id, bool batch,
                           const std::string& uniq_key, bool wait_store) {
   if (ha_master_) ha_master_->notify_new_data();
+  if (as_master_) as_master_->notify_new_data();
   if (!wait_store) return answer_put(ctx, r, queue_id, batch, uniq_key, rc::kSuccess);
   std::weak_ptr<bool> alive = alive_;
   await_durable(r.end_offset, [this, alive, ctx, r, queue_id, batch, uniq_key](int32_t code) {
@@ -90,7 +100,7 @@ void Broker::complete_put(const RequestContext& ctx, const store::PutMessageResu
 
 void Broker::await_durable(int64_t end_offset, std::function<void(int32_t code)> fn) {
   bool sync_flush = config_.store.flush_disk_type == store::FlushDiskType::kSyncFlush;
-  bool sync_master = config_.broker_role == BrokerRole::kSyncMaster && ha_master_ != nullptr;
+  bool sync_master = config_.broker_role == BrokerRole::kSyncMaster && (ha_master_ != nullptr || as_master_ != nullptr);
   if (!sync_flush && !sync_master) return fn(rc::kSuccess);
 
   // Both waits run at once; the answer goes out when both are in (the first failure decides).
@@ -107,7 +117,11 @@ void Broker::await_durable(int64_t end_offset, std::function<void(int32_t code)>
     if (--pending->left == 0) pending->fn(pending->code);
   };
   if (sync_flush) wait_for_flush(end_offset, [finish](bool ok) { finish(ok ? rc::kSuccess : rc::kFlushDiskTimeout); });
-  if (sync_master) {
+  if (sync_master && as_master_) {
+    // Controller mode (reference 5.5): the SyncStateSet or inSyncReplicas decide; slaveTimeout.
+    as_master_->wait_for_replicas(end_offset, clock_.monotonic_ms() + config_.slave_timeout_ms,
+                                  [finish](bool ok) { finish(ok ? rc::kSuccess : rc::kFlushSlaveTimeout); });
+  } else if (sync_master) {
     if (!ha_master_->slave_ok(end_offset)) {
       finish(rc::kSlaveNotAvailable);
     } else {
@@ -149,6 +163,12 @@ void Broker::learn_replicated_topic(const std::string& topic, int32_t queue_id) 
 
 void Broker::on_register_response(const RemotingCommand& resp) {
   if (!is_slave()) return;
+  if (is_controller_mode()) {
+    // The NameServer names the master's HA address once the new master registered.
+    const std::string* ha_addr = resp.ext_fields.find("haServerAddr");
+    if (as_client_ && ha_addr && !ha_addr->empty()) as_client_->set_master(*ha_addr);
+    return;
+  }
   const std::string* master = resp.ext_fields.find("masterAddr");
   if (master && !master->empty() && *master != master_addr_) {
     log_.info("master broker address: " + *master);

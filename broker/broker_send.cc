@@ -63,6 +63,10 @@ void Broker::handle_send(const RequestContext& ctx, RemotingCommand& req) {
                                 (dledger_->leader_id().empty() ? std::string("unknown") : dledger_->leader_id()) + ")");
   if (is_slave())
     return ctx.respond_code(rc::kSystemBusy, "[REJECTREQUEST]system busy, start flow control for a while");
+  // Controller mode: fewer in-sync replicas than minInSyncReplicas refuses the put before it is
+  // stored (RocketMQ's IN_SYNC_REPLICAS_NOT_ENOUGH, answered as SYSTEM_ERROR).
+  if (as_master_ && !as_master_->enough_in_sync())
+    return ctx.respond_code(rc::kSystemError, "in-sync replicas not enough");
   SendMessageRequestHeader h;
   std::string error;
   if (!decode_send_request_header(req, h, error)) return ctx.respond_code(rc::kSystemError, error);

@@ -73,8 +73,19 @@ int64_t offset_of_msg_id(const std::string& id) {
   return static_cast<int64_t>(std::stoull(id.substr(16), nullptr, 16));
 }
 
+namespace {
+std::vector<std::string> member_addrs(DLedgerCluster& c) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < c.nodes.size(); ++i) out.push_back(c.addr(i));
+  return out;
+}
+}  // namespace
+
 Sender::Sender(DLedgerCluster& c, std::string topic, int queues, size_t body_bytes)
-    : c_(c), topic_(std::move(topic)), queues_(queues), body_bytes_(body_bytes) {
+    : Sender(member_addrs(c), std::move(topic), queues, body_bytes) {}
+
+Sender::Sender(std::vector<std::string> addrs, std::string topic, int queues, size_t body_bytes)
+    : addrs_(std::move(addrs)), topic_(std::move(topic)), queues_(queues), body_bytes_(body_bytes) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -111,14 +122,14 @@ void Sender::run() {
       std::string body = "dl-" + std::to_string(i) + "." + std::to_string(attempt) + "-";
       body.append(body_bytes_ > body.size() ? body_bytes_ - body.size() : static_cast<size_t>(i % 13) * 29, 'x');
       // RocketMQ's default send timeout: a frozen member costs a sender this much.
-      auto s = send_message(client, c_.addr(target), topic_, queue, body, "", 3000);
+      auto s = send_message(client, addrs_[target], topic_, queue, body, "", 3000);
       if (s.code == response_code::kSuccess) {
         std::lock_guard g(mu_);
         acks_.push_back(Ack{body, s.queue_id, s.queue_offset, offset_of_msg_id(s.msg_id)});
         ack_times_.emplace_back(std::chrono::steady_clock::now(), target);
         done = true;
       } else {
-        target = (target + 1) % c_.nodes.size();
+        target = (target + 1) % addrs_.size();
         if (attempt % 3 == 2) std::this_thread::sleep_for(5ms);  // all three refused: wait a little
       }
     }

@@ -49,12 +49,15 @@ struct Ack {
   int64_t commit_log_offset;
 };
 
-// Sends from its own thread, one message at a time, to whichever member takes it: on a refusal
+// Sends from its own thread, one message at a time, to whichever member takes it (ack times name
+// the member by its index in the address list): on a refusal
 // (a follower answers at once) or a failure (a dead member) it tries the next member. A retry is
 // a new message with its own body, since a failed send may still have been stored.
 class Sender {
  public:
   Sender(DLedgerCluster& c, std::string topic, int queues, size_t body_bytes = 0);
+  // Any brokers of one group (e.g. a controller-mode master and its slaves), by address.
+  Sender(std::vector<std::string> addrs, std::string topic, int queues, size_t body_bytes = 0);
   ~Sender() { stop(); }
   void stop();
   size_t acked();
@@ -66,7 +69,7 @@ class Sender {
  private:
   void run();
 
-  DLedgerCluster& c_;
+  std::vector<std::string> addrs_;
   std::string topic_;
   int queues_;
   size_t body_bytes_;
