@@ -639,6 +639,17 @@ nlohmann::json Broker::status_json() const {
     j["ha"] = ha_slave_->status();
     j["ha"]["masterAddress"] = master_addr_;
   }
+  if (is_controller_mode()) {
+    nlohmann::json c = replicas_ ? replicas_->status_json() : nlohmann::json::object();
+    c["fenced"] = controller_fenced();
+    if (epochs_) c["lastEpoch"] = epochs_->last_epoch();
+    j["controllerMode"] = c;
+    if (as_master_) j["ha"] = as_master_->status();
+    if (as_client_) {
+      j["ha"] = as_client_->status();
+      j["ha"]["masterAddress"] = master_addr_;
+    }
+  }
   return j;
 }
 

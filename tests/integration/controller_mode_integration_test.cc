@@ -33,7 +33,7 @@ struct ControllerModeGroup {
   TempDir dir;
   std::vector<std::unique_ptr<ContainerProcess>> nodes;
 
-  explicit ControllerModeGroup(const std::string& extra = "") {
+  explicit ControllerModeGroup(const std::string& extra = "", int64_t segment_bytes = 1048576) {
     if (!controllers.start_all()) return;
     std::string keys = "enableControllerMode=true\ncontrollerAddr=" + controllers.addr_list() +
                        "\nallAckInSyncStateSet=true\nbrokerHeartbeatInterval=200\ncontrollerHeartBeatTimeoutMills=3000"
@@ -41,7 +41,7 @@ struct ControllerModeGroup {
                        "\nhaSendHeartbeatInterval=500\nhaHousekeepingInterval=3000\nhaMaxTimeSlaveNotCatchup=3000"
                        "\nslaveSyncInterval=1000\n" + extra;
     for (int i = 0; i < 3; ++i) {
-      BrokerSpec spec{"broker-a", i, i == 0 ? "SYNC_MASTER" : "SLAVE", "ASYNC_FLUSH", 0, keys};
+      BrokerSpec spec{"broker-a", i, i == 0 ? "SYNC_MASTER" : "SLAVE", "ASYNC_FLUSH", 0, keys, segment_bytes};
       nodes.push_back(std::make_unique<ContainerProcess>(ns.addr(), std::vector<BrokerSpec>{spec},
                                                          dir.file("c" + std::to_string(i))));
     }
@@ -193,4 +193,140 @@ TEST_CASE("controller mode: a slave that falls behind leaves the SyncStateSet an
   CHECK(wait_until([&] { return sender.acked() >= after + 50; }, 60s));
   sender.stop();
   if (next >= 0) check_acked_readable(g.nodes[static_cast<size_t>(next)]->broker_addr(0), "CtlTopic2", 2, sender.acks());
+}
+
+namespace {
+// The broker status of a container's only broker (its "controllerMode" and "ha" objects).
+nlohmann::json broker_status(AdminClient& admin, ContainerProcess& c) {
+  if (!c.proc().running()) return {};
+  auto s = admin.container_status(c.admin_addr());
+  if (!s.ok()) return {};
+  auto j = nlohmann::json::parse(*s, nullptr, false);
+  if (!j.is_object() || !j.contains("brokers") || j["brokers"].empty()) return {};
+  return j["brokers"][0];
+}
+}  // namespace
+
+TEST_CASE("controller mode: an old master returns as a slave and cuts what was never acknowledged; mqadmin electMaster moves the master") {
+  // Long catch-up, housekeeping and heartbeat limits: frozen slaves keep their HA connections, stay
+  // in the SyncStateSet and count as alive.
+  ControllerModeGroup g("haMaxTimeSlaveNotCatchup=60000\ncontrollerHeartBeatTimeoutMills=60000\nslaveTimeout=300\n"
+                        "haHousekeepingInterval=60000\n",
+                        8 << 20);
+  REQUIRE_MESSAGE(g.nodes.size() == 3, g.controllers.output_of_all());
+  REQUIRE_MESSAGE(g.start_all(), g.output());
+  AdminClient admin(g.ns.addr());
+  BlockingClient c;
+  int master = -1;
+  REQUIRE_MESSAGE(wait_until([&] { return (master = g.master(admin)) >= 0; }, 40s), g.output());
+  REQUIRE(create_topic(g.ns.addr(), "TestCluster", "CtlTopic3", 1));
+  REQUIRE(wait_until([&] { return in_sync(g.replicas(c)) == 3; }, 40s));
+  const std::string master_addr = g.nodes[static_cast<size_t>(master)]->broker_addr(0);
+  std::vector<Ack> acked;
+  for (int i = 0; i < 20; ++i) {
+    auto s = send_message(c, master_addr, "CtlTopic3", 0, "acked-" + std::to_string(i));
+    REQUIRE_MESSAGE(s.code == 0, "send " << i << ": " << s.code << " " << s.remark);
+    acked.push_back(Ack{"acked-" + std::to_string(i), s.queue_id, s.queue_offset, 0});
+  }
+  // Both slaves freeze: the master stores these but cannot get them acknowledged. What the
+  // kernel buffers for the frozen slaves still reaches them (and may survive the failover, as in
+  // RocketMQ: it was never acknowledged either way), but the master sends at most 8 MiB ahead of a
+  // slave's acknowledgement, so the last of 16 MiB stays on the master alone.
+  const int s1 = (master + 1) % 3, s2 = (master + 2) % 3;
+  g.nodes[static_cast<size_t>(s1)]->proc().signal(SIGSTOP);
+  g.nodes[static_cast<size_t>(s2)]->proc().signal(SIGSTOP);
+  for (int i = 0; i < 16; ++i) {
+    std::string body = "unacked-" + std::to_string(i) + "-";
+    body.resize(1 << 20, 'u');
+    auto s = send_message(c, master_addr, "CtlTopic3", 0, body);
+    CHECK_MESSAGE(s.code == response_code::kFlushSlaveTimeout, "a send with both slaves frozen answered " << s.code);
+  }
+  auto before = broker_status(admin, *g.nodes[static_cast<size_t>(master)]);
+  const int64_t master_end = before.value("commitLogMaxOffset", int64_t{-1});
+  g.nodes[static_cast<size_t>(master)]->kill9();
+  g.nodes[static_cast<size_t>(s1)]->proc().signal(SIGCONT);
+  g.nodes[static_cast<size_t>(s2)]->proc().signal(SIGCONT);
+  int next = -1;
+  REQUIRE_MESSAGE(wait_until([&] { return (next = g.master(admin)) >= 0 && next != master; }, 30s),
+                  "no new master after killing the master\n" << g.output());
+  // The old master returns: its 5 unacknowledged messages are past the new master's log.
+  REQUIRE_MESSAGE(g.nodes[static_cast<size_t>(master)]->start(), g.output());
+  nlohmann::json st;
+  CHECK_MESSAGE(wait_until(
+                    [&] {
+                      st = broker_status(admin, *g.nodes[static_cast<size_t>(master)]);
+                      return st.contains("ha") && st["ha"].value("truncations", 0) >= 1 &&
+                             st.value("role", "") == std::string("SLAVE");
+                    },
+                    30s),
+                "expected the old master to rejoin as a slave and truncate; status " << st.dump() << "\n" << g.output());
+  CHECK(st.value("commitLogMaxOffset", int64_t{-1}) < master_end);
+  CHECK(wait_until([&] { return in_sync(g.replicas(c)) == 3; }, 30s));
+  check_acked_readable(g.nodes[static_cast<size_t>(next)]->broker_addr(0), "CtlTopic3", 1, acked);
+  // The three logs are one log again: every member ends where the new master ends.
+  CHECK_MESSAGE(wait_until(
+                    [&] {
+                      std::set<int64_t> ends;
+                      for (auto& n : g.nodes) ends.insert(broker_status(admin, *n).value("commitLogMaxOffset", int64_t{-1}));
+                      return ends.size() == 1;
+                    },
+                    30s),
+                "the members' commit logs did not converge");
+
+  // mqadmin (RocketMQ's command names) against the live group.
+  const std::string ctl = g.controllers.addr_list();
+  auto meta = run_command({binary("mqadmin"), "getControllerMetaData", "-a", g.controllers.addr(0)});
+  CHECK_MESSAGE(meta.exit_code == 0, meta.output);
+  CHECK_MESSAGE(meta.output.find("#ControllerLeaderAddress") != std::string::npos, meta.output);
+  auto sss = run_command({binary("mqadmin"), "getSyncStateSet", "-a", g.controllers.addr(0), "-b", "broker-a"});
+  CHECK_MESSAGE(sss.exit_code == 0, sss.output);
+  CHECK_MESSAGE(sss.output.find("#SyncStateSetNums\t3") != std::string::npos, sss.output);
+  auto epochs = run_command({binary("mqadmin"), "getBrokerEpoch", "-n", g.ns.addr(), "-b", "broker-a"});
+  CHECK_MESSAGE(epochs.exit_code == 0, epochs.output);
+  CHECK_MESSAGE(epochs.output.find("#Epoch: EpochEntry{epoch=2") != std::string::npos, epochs.output);
+  // Hand the master role to the returned old master (an admin-triggered election).
+  auto info = g.replicas(c);
+  REQUIRE(info.has_value());
+  std::string old_id;
+  for (const auto& r : info->in_sync_replicas)
+    if (r.broker_address == g.nodes[static_cast<size_t>(master)]->broker_addr(0)) old_id = std::to_string(r.broker_id);
+  REQUIRE(!old_id.empty());
+  auto elect = run_command({binary("mqadmin"), "electMaster", "-a", g.controllers.addr(0), "-c", "TestCluster", "-bn",
+                            "broker-a", "-b", old_id});
+  CHECK_MESSAGE(elect.exit_code == 0, elect.output);
+  CHECK_MESSAGE(wait_until([&] { return g.master(admin) == master; }, 30s),
+                "expected node " << master << " to be master after electMaster\n" << elect.output);
+  auto s = send_message(c, g.nodes[static_cast<size_t>(master)]->broker_addr(0), "CtlTopic3", 0, "after-elect");
+  CHECK_MESSAGE(s.code == 0, "a send to the elected master: " << s.code << " " << s.remark);
+}
+
+TEST_CASE("controller mode: the controller leader and the master die together; the new controller leader elects a master") {
+  ControllerModeGroup g;
+  REQUIRE_MESSAGE(g.nodes.size() == 3, g.controllers.output_of_all());
+  REQUIRE_MESSAGE(g.start_all(), g.output());
+  AdminClient admin(g.ns.addr());
+  BlockingClient c;
+  int master = -1;
+  REQUIRE_MESSAGE(wait_until([&] { return (master = g.master(admin)) >= 0; }, 40s), g.output());
+  REQUIRE(create_topic(g.ns.addr(), "TestCluster", "CtlTopic4", 2));
+  REQUIRE(wait_until([&] { return in_sync(g.replicas(c)) == 3; }, 40s));
+  Sender sender(g.addrs(), "CtlTopic4", 2);
+  REQUIRE(wait_until([&] { return sender.acked() >= 100; }, 60s));
+  int ctl_leader = g.controllers.leader(c);
+  REQUIRE(ctl_leader >= 0);
+  auto killed_at = std::chrono::steady_clock::now();
+  g.controllers.kill9(static_cast<size_t>(ctl_leader));
+  g.nodes[static_cast<size_t>(master)]->kill9();
+  std::optional<std::chrono::steady_clock::time_point> first;
+  CHECK_MESSAGE(wait_until([&] { return (first = sender.first_ack_after(killed_at, static_cast<size_t>(master))).has_value(); }, 60s),
+                "no send acknowledged by a new master after losing the controller leader and the master\n" << g.output());
+  if (first) MESSAGE("controller leader + master lost: first send acknowledged by the new master after "
+                     << std::chrono::duration<double, std::milli>(*first - killed_at).count() << " ms");
+  int next = -1;
+  CHECK(wait_until([&] { return (next = g.master(admin)) >= 0 && next != master; }, 30s));
+  CHECK(g.controllers.leader(c, ctl_leader) >= 0);
+  const size_t before = sender.acked();
+  CHECK(wait_until([&] { return sender.acked() >= before + 100; }, 60s));
+  sender.stop();
+  if (next >= 0) check_acked_readable(g.nodes[static_cast<size_t>(next)]->broker_addr(0), "CtlTopic4", 2, sender.acks());
 }
