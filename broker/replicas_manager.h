@@ -47,8 +47,8 @@ struct ReplicasManagerOptions {
   std::string broker_name;
   std::string broker_addr;                    // brokerIP1:listenPort, as members and clients see it
   std::vector<std::string> controller_addrs;  // controllerAddr, `;`-separated in the config
-  int64_t heartbeat_interval_ms = 1000;       // brokerHeartbeatInterval
-  int64_t heartbeat_timeout_ms = 10'000;      // controllerHeartBeatTimeoutMills
+  int64_t heartbeat_interval_ms = 200;        // brokerHeartbeatInterval
+  int64_t heartbeat_timeout_ms = 1500;        // controllerHeartBeatTimeoutMills
   int64_t sync_broker_metadata_period_ms = 5000;       // syncBrokerMetadataPeriod
   int64_t sync_controller_metadata_period_ms = 10'000;  // syncControllerMetadataPeriod
   int32_t election_priority = INT32_MAX;      // brokerElectionPriority

@@ -19,8 +19,10 @@ struct ControllerConfig {
   std::string dleger_self_id;               // controllerDLegerSelfId
   std::string store_path;                   // controllerStorePath, default ~/DLedgerController
   int64_t mapped_file_size_bytes = int64_t{1} << 30;     // mappedFileSize
-  int64_t scan_not_active_broker_interval_ms = 5000;      // scanNotActiveBrokerInterval
-  int64_t scan_inactive_master_interval_ms = 5000;        // scanInactiveMasterInterval
+  // Ours: 250 / 1000 ms (RocketMQ: 5000 / 5000). The scans are in-memory loops; with the brokers'
+  // short heartbeat timeout they bound how long a frozen master goes unnoticed.
+  int64_t scan_not_active_broker_interval_ms = 250;       // scanNotActiveBrokerInterval
+  int64_t scan_inactive_master_interval_ms = 1000;        // scanInactiveMasterInterval
   bool enable_elect_unclean_master = false;               // enableElectUncleanMaster
   bool process_read_event = false;                        // processReadEvent
   bool notify_broker_role_changed = true;                 // notifyBrokerRoleChanged

@@ -330,3 +330,47 @@ TEST_CASE("controller mode: the controller leader and the master die together; t
   sender.stop();
   if (next >= 0) check_acked_readable(g.nodes[static_cast<size_t>(next)]->broker_addr(0), "CtlTopic4", 2, sender.acks());
 }
+
+TEST_CASE("controller mode: a container hosts a controller-mode broker beside a classic master and a DLedger member") {
+  ControllerCluster controllers;
+  REQUIRE_MESSAGE(controllers.start_all(), controllers.output_of_all());
+  NamesrvProcess ns;
+  TempDir dir;
+  const int raft_port = free_port();
+  std::vector<BrokerSpec> specs = {
+      BrokerSpec{"plain-x", 0, "ASYNC_MASTER"},
+      BrokerSpec{"dl-x", 0, "ASYNC_MASTER", "ASYNC_FLUSH", 0,
+                 "enableDLegerCommitLog=true\ndLegerGroup=dl-x\ndLegerPeers=n0-127.0.0.1:" + std::to_string(raft_port) +
+                     "\ndLegerSelfId=n0\n"},
+      BrokerSpec{"ctl-x", 0, "SYNC_MASTER", "ASYNC_FLUSH", 0,
+                 "enableControllerMode=true\ncontrollerAddr=" + controllers.addr_list() + "\nallAckInSyncStateSet=true\n"}};
+  ContainerProcess c(ns.addr(), specs, dir.file("c"));
+  REQUIRE_MESSAGE(c.start(), c.proc().output());
+  AdminClient admin(ns.addr());
+  BlockingClient client;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const std::string& name = specs[i].name;
+    CAPTURE(name);
+    std::string addr;
+    REQUIRE_MESSAGE(wait_until(
+                        [&] {
+                          auto m = admin.master_addr_of_broker(name);
+                          if (m.ok()) addr = *m;
+                          return m.ok();
+                        },
+                        40s),
+                    "expected " << name << " to register as a master\n" << c.proc().output());
+    CHECK(addr == c.broker_addr(i));
+    const std::string topic = "SideBySide-" + name;
+    SendOutcome s;
+    // Topics are created on first send (autoCreateTopicEnable); a new DLedger leader or
+    // controller-mode master may refuse for a moment after it registered.
+    CHECK_MESSAGE(wait_until(
+                      [&] {
+                        s = send_message(client, addr, topic, 0, "to-" + name);
+                        return s.code == 0;
+                      },
+                      20s),
+                  "a send to " << name << " answered " << s.code << " " << s.remark);
+  }
+}
