@@ -374,3 +374,34 @@ TEST_CASE("controller mode: a container hosts a controller-mode broker beside a 
                   "a send to " << name << " answered " << s.code << " " << s.remark);
   }
 }
+
+TEST_CASE("controller mode: a frozen master (SIGSTOP, connections open) is replaced; it returns as a slave") {
+  // The default heartbeat timeout (1500 ms): the frozen master's heartbeats stop, its connections do not close.
+  ControllerModeGroup g("controllerHeartBeatTimeoutMills=1500\n");
+  REQUIRE_MESSAGE(g.nodes.size() == 3, g.controllers.output_of_all());
+  REQUIRE_MESSAGE(g.start_all(), g.output());
+  AdminClient admin(g.ns.addr());
+  BlockingClient c;
+  int master = -1;
+  REQUIRE_MESSAGE(wait_until([&] { return (master = g.master(admin)) >= 0; }, 40s), g.output());
+  REQUIRE(create_topic(g.ns.addr(), "TestCluster", "CtlTopic6", 2));
+  REQUIRE(wait_until([&] { return in_sync(g.replicas(c)) == 3; }, 40s));
+  Sender sender(g.addrs(), "CtlTopic6", 2);
+  REQUIRE(wait_until([&] { return sender.acked() >= 100; }, 60s));
+  auto frozen_at = std::chrono::steady_clock::now();
+  g.nodes[static_cast<size_t>(master)]->proc().signal(SIGSTOP);
+  std::optional<std::chrono::steady_clock::time_point> first;
+  CHECK_MESSAGE(wait_until([&] { return (first = sender.first_ack_after(frozen_at, static_cast<size_t>(master))).has_value(); }, 60s),
+                "no send acknowledged by a new master while the master is frozen\n" << g.output());
+  if (first) MESSAGE("frozen master: first send acknowledged by the new master after "
+                     << std::chrono::duration<double, std::milli>(*first - frozen_at).count() << " ms");
+  g.nodes[static_cast<size_t>(master)]->proc().signal(SIGCONT);
+  // The old master learns of the newer epoch and becomes a slave of the new one.
+  CHECK_MESSAGE(wait_until([&] { return in_sync(g.replicas(c)) == 3; }, 60s), "the old master did not rejoin\n" << g.output());
+  const size_t before = sender.acked();
+  CHECK(wait_until([&] { return sender.acked() >= before + 100; }, 60s));
+  sender.stop();
+  int now_master = g.master(admin);
+  CHECK(now_master != master);
+  if (now_master >= 0) check_acked_readable(g.nodes[static_cast<size_t>(now_master)]->broker_addr(0), "CtlTopic6", 2, sender.acks());
+}
