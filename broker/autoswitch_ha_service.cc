@@ -33,6 +33,7 @@ AutoSwitchHaMaster::AutoSwitchHaMaster(EventLoop& loop, store::MessageStore& sto
       listener_(loop),
       timer_(loop) {
   sss_.members.insert(self_id_);
+  confirm_offset_ = store_.max_phy_offset();
 }
 
 AutoSwitchHaMaster::~AutoSwitchHaMaster() {
@@ -139,15 +140,22 @@ void AutoSwitchHaMaster::on_report(Slave& s, int64_t offset) {
     log_.info("slave " + s.address + " (id " + std::to_string(s.slave_id) + ") starts at commit log offset " +
               std::to_string(s.next_transfer_offset));
   } else if (offset > s.acked_offset) {
-    s.acked_offset = std::min(offset, std::max(s.next_transfer_offset, offset));
+    // Only what went out on this connection can be acknowledged; more would complete puts the
+    // slave does not have.
+    s.acked_offset = std::min(offset, s.next_transfer_offset);
   }
   // Caught up (reference 5.4): acknowledged everything up to the master's end at its last batch.
-  if (!s.async_learner && s.acked_offset >= s.max_offset_at_last_transfer) {
-    caught_up_ms_[s.slave_id] = s.acked_offset >= end ? clock_.monotonic_ms() : s.last_transfer_ms;
-  }
+  if (!s.async_learner && s.acked_offset >= s.max_offset_at_last_transfer)
+    note_caught_up(s.slave_id, s.acked_offset >= end ? clock_.monotonic_ms() : s.last_transfer_ms);
+  if (ack_set().count(s.slave_id)) refresh_confirm_offset();
   maybe_expand(s);
   complete_waiters();
   push(s);
+}
+
+void AutoSwitchHaMaster::note_caught_up(int64_t slave_id, int64_t at_ms) {
+  auto [it, added] = caught_up_ms_.emplace(slave_id, at_ms);
+  if (!added) it->second = std::max(it->second, at_ms);
 }
 
 void AutoSwitchHaMaster::push(Slave& s) {
@@ -183,7 +191,7 @@ void AutoSwitchHaMaster::push(Slave& s) {
     s.last_transfer_ms = s.last_write_ms = clock_.monotonic_ms();
   }
   if (s.next_transfer_offset >= store_.max_phy_offset() && s.acked_offset >= store_.max_phy_offset() && !s.async_learner)
-    caught_up_ms_[s.slave_id] = clock_.monotonic_ms();
+    note_caught_up(s.slave_id, clock_.monotonic_ms());
 }
 
 void AutoSwitchHaMaster::send_heartbeat(Slave& s, const std::shared_ptr<TcpConnection>& conn) {
@@ -261,16 +269,24 @@ void AutoSwitchHaMaster::complete_waiters() {
 }
 
 int64_t AutoSwitchHaMaster::confirm_offset() const {
+  if (!opt_.all_ack_in_sync_state_set || sss_.members.size() <= 1) return store_.max_phy_offset();
+  return confirm_offset_;
+}
+
+void AutoSwitchHaMaster::refresh_confirm_offset() {
   const int64_t end = store_.max_phy_offset();
-  if (!opt_.all_ack_in_sync_state_set || sss_.members.size() <= 1) return end;
+  if (!opt_.all_ack_in_sync_state_set || sss_.members.size() <= 1) {
+    confirm_offset_ = end;
+    return;
+  }
   int64_t lowest = end;
-  for (int64_t id : sss_.members) {
+  for (int64_t id : ack_set()) {
     if (id == self_id_) continue;
     int64_t ack = ack_of(id);
-    if (ack <= 0) continue;
-    lowest = std::min(lowest, ack);
+    if (ack < 0) return;  // a member without a reporting connection: frozen (#6662)
+    if (ack > 0) lowest = std::min(lowest, ack);
   }
-  return lowest;
+  confirm_offset_ = lowest;
 }
 
 void AutoSwitchHaMaster::maybe_expand(const Slave& s) {
@@ -286,7 +302,11 @@ void AutoSwitchHaMaster::maybe_expand(const Slave& s) {
 }
 
 void AutoSwitchHaMaster::check_shrink(bool closed_now) {
-  if (proposed_) return;
+  if (proposed_) {
+    // One proposal at a time; a member's closed connection is dealt with once this one is answered.
+    if (closed_now) shrink_after_proposal_ = true;
+    return;
+  }
   const int64_t now = clock_.monotonic_ms();
   std::set<int64_t> connected;
   for (const auto& [id, s] : slaves_)
@@ -316,14 +336,21 @@ void AutoSwitchHaMaster::propose(std::set<int64_t> proposed) {
     if (alive.expired()) return;
     proposed_.reset();
     if (confirmed) set_sync_state_set(*confirmed);
+    if (shrink_after_proposal_) {
+      shrink_after_proposal_ = false;
+      check_shrink(true);
+    }
     complete_waiters();
   });
 }
 
 void AutoSwitchHaMaster::set_sync_state_set(const SyncStateSet& sss) {
   if (sss.epoch < sss_.epoch) return;
+  // Until now the master alone confirmed: everything it has is confirmed, and a freeze starts there.
+  if (sss_.members.size() <= 1 || !opt_.all_ack_in_sync_state_set) confirm_offset_ = store_.max_phy_offset();
   sss_ = sss;
   sss_.members.insert(self_id_);
+  refresh_confirm_offset();
   log_.info("SyncStateSet " + ids_text(sss_.members) + " epoch " + std::to_string(sss_.epoch));
   complete_waiters();
 }
@@ -549,7 +576,10 @@ bool AutoSwitchHaClient::on_handshake_reply(const as::HandshakeReply& reply) {
   }
   transferring_ = true;
   last_error_.clear();
-  report();
+  // The first report fixes where the master starts sending, so it is the log end, whatever the
+  // acknowledgements follow (the flushed offset with SYNC_FLUSH): anything less and the master
+  // would send bytes this log already has, at an offset it does not end at.
+  report(store_.max_phy_offset());
   return true;
 }
 
@@ -617,9 +647,9 @@ void AutoSwitchHaClient::on_data(std::string_view data) {
   }
 }
 
-void AutoSwitchHaClient::report() {
+void AutoSwitchHaClient::report(std::optional<int64_t> offset) {
   if (!conn_ || !transferring_) return;
-  int64_t ack = cb_.ack_offset ? cb_.ack_offset() : store_.max_phy_offset();
+  int64_t ack = offset ? *offset : cb_.ack_offset ? cb_.ack_offset() : store_.max_phy_offset();
   conn_->write(as::encode_slave_report(ack));
   last_reported_ = ack;
   last_report_ms_ = clock_.monotonic_ms();

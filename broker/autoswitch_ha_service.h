@@ -8,7 +8,8 @@
 // AutoSwitchHaMaster: while this broker is the controller-elected master. Per slave connection:
 // the handshake (slave id, flags) is answered with the epoch list and the CommitLog max offset;
 // the slave's first report fixes where the transfer starts (0: the master's first CommitLog
-// offset, or its last file's with isSyncFromLastFile); every later report is an acknowledgement.
+// offset, or its last file's with isSyncFromLastFile); every later report is an acknowledgement,
+// counted only up to what was sent on that connection (a slave cannot hold bytes it was never sent).
 // Batches are at most haTransferBatchSize and never cross an epoch boundary; an idle connection
 // gets a heartbeat every haSendHeartbeatInterval; a slave silent for haHousekeepingInterval is
 // dropped.
@@ -18,19 +19,34 @@
 // (acknowledges the master's max offset, or the confirm offset with allAckInSyncStateSet, and
 // everything of the current epoch) is proposed for it at once; members that have not been caught
 // up for haMaxTimeSlaveNotCatchup, or whose connection closed, are proposed for removal (checked
-// every checkSyncStateSetPeriod and at once on a close). While a change is in flight both sets
-// count for acknowledgements (their union), so a member being added already has to ack.
+// every checkSyncStateSetPeriod and at once on a close; a close while another proposal is in
+// flight is acted on as soon as that one is answered). A slave's caught-up time only moves
+// forward (RocketMQ keeps the later of the old and the new), so a member that reconnects behind
+// keeps the time it last caught up. One proposal is in flight at a time. While a change is in
+// flight both sets count for acknowledgements (their union), so a member being added already has
+// to ack.
+//
+// The confirm offset (what consumers may see, and what slaves are told): the CommitLog end unless
+// allAckInSyncStateSet holds and the set has more than the master; then the smallest ack (> 0) of
+// the members of the set (the union while a change is in flight), recomputed on each member's ack
+// and on each set change, and frozen at its last value while a member has no connection that has
+// reported (RocketMQ #6662: a member cut off must not let it run ahead). It starts at the CommitLog
+// end when the master starts (what the controller elected it with).
 //
 // Acknowledgement of a put (reference 5.5): fewer in-sync members than minInSyncReplicas fails it
 // at once (IN_SYNC_REPLICAS_NOT_ENOUGH); with allAckInSyncStateSet it waits until every member of
 // the set has it; otherwise until inSyncReplicas - 1 connected slaves have it. After slaveTimeout
 // it fails with FLUSH_SLAVE_TIMEOUT (the message stays stored).
 //
-// AutoSwitchHaClient: while this broker is a slave. It connects to the master's HA address, sends
-// the handshake, truncates its CommitLog and epoch file to the consistent point the two epoch lists
-// give (or stops with an error when there is none), then appends what arrives at the same offsets,
-// records each new epoch the frames carry, and reports its max offset after each batch and every
-// haSendHeartbeatInterval. A master silent for haHousekeepingInterval is left and reconnected.
+// AutoSwitchHaClient: while this broker is a slave. Before it connects it cuts a record it holds
+// only in part (a batch ended inside it) and the epoch entries starting at the cut. It connects to
+// the master's HA address, sends the handshake, truncates its CommitLog and epoch file to the
+// consistent point the two epoch lists give (or stops with an error when there is none), then
+// reports its CommitLog end, which is where the master starts sending (so it is the log end even
+// when acknowledgements follow the flushed offset), appends what arrives at the same offsets,
+// records each new epoch the frames carry, and acknowledges (the ack_offset callback) after each
+// batch and every haSendHeartbeatInterval. A master silent for haHousekeepingInterval is left and
+// reconnected.
 //
 // Crashes: nothing here is persistent except what the store and the epoch file keep; after a
 // restart both ends start over with a handshake.
@@ -97,7 +113,7 @@ class AutoSwitchHaMaster {
   bool enough_in_sync() const;
   // Runs done(true) once the replicas the rules ask for have end_offset, done(false) at deadline.
   void wait_for_replicas(int64_t end_offset, int64_t deadline_ms, std::function<void(bool)> done);
-  // What consumers may see (and slaves are told): see the header.
+  // What consumers may see (and slaves are told): see the top of this file.
   int64_t confirm_offset() const;
   const SyncStateSet& sync_state_set() const { return sss_; }
   int port() const { return listener_.port(); }
@@ -136,6 +152,10 @@ class AutoSwitchHaMaster {
   void maybe_expand(const Slave& s);
   void check_shrink(bool closed_now);
   void propose(std::set<int64_t> proposed);
+  // Caught-up times only move forward.
+  void note_caught_up(int64_t slave_id, int64_t at_ms);
+  // Recomputes confirm_offset_ unless a member of the set has no reporting connection (frozen).
+  void refresh_confirm_offset();
 
   EventLoop& loop_;
   store::MessageStore& store_;
@@ -146,6 +166,8 @@ class AutoSwitchHaMaster {
   int64_t self_id_;
   SyncStateSet sss_;
   std::optional<std::set<int64_t>> proposed_;  // a change in flight
+  bool shrink_after_proposal_ = false;         // a connection closed while one was in flight
+  int64_t confirm_offset_ = 0;                 // with allAckInSyncStateSet and a set of more than one
   Callbacks cb_;
   TcpListener listener_;
   Timer timer_;
@@ -193,7 +215,8 @@ class AutoSwitchHaClient {
   void on_data(std::string_view data);
   bool on_handshake_reply(const ha::autoswitch::HandshakeReply& reply);
   bool on_transfer(ha::autoswitch::TransferFrame& frame);
-  void report();
+  // Sends `offset`, or by default what to acknowledge (the ack_offset callback).
+  void report(std::optional<int64_t> offset = std::nullopt);
   void drop(const std::string& why);
 
   EventLoop& loop_;
