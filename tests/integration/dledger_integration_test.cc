@@ -141,6 +141,11 @@ std::vector<std::map<int64_t, std::pair<int64_t, std::string>>> verify_group(Adm
           }
         }
       }
+      if (mine != theirs) {
+        // The member's own log says what it did (recovery cuts, dispatch errors).
+        const std::string& out = c.nodes[i]->proc().output();
+        diff += "\n--- member n" + std::to_string(i) + " log (tail) ---\n" + out.substr(out.size() > 6000 ? out.size() - 6000 : 0);
+      }
       CHECK_MESSAGE(mine == theirs, "member n" << i << " queue " << q << " differs from the leader's: " << diff);
     }
   }
