@@ -23,7 +23,11 @@ std::string json_quoted(std::string_view s) {
 bool text_to_i64(const std::string& s, int64_t& out) {
   if (s.empty()) return false;
   const char* b = s.data();
-  if (*b == '+') ++b;  // Long.valueOf accepts a leading '+'
+  // Long.valueOf accepts one leading sign: '+' (which from_chars does not take) or '-', not "+-".
+  if (*b == '+') {
+    ++b;
+    if (b != s.data() + s.size() && *b == '-') return false;
+  }
   auto [p, ec] = std::from_chars(b, s.data() + s.size(), out);
   return ec == std::errc() && p == s.data() + s.size() && b != p;
 }

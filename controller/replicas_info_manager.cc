@@ -77,7 +77,7 @@ bool is_blank(const std::string& s) {
 }
 
 // "1;2" as Java's split(";") + Long.valueOf: trailing empty pieces are dropped, any other piece
-// must be a whole decimal long (a leading '+' allowed).
+// must be a whole decimal long (one leading sign, '+' or '-'; "+-1" is refused as Java refuses it).
 std::optional<std::set<int64_t>> parse_id_list(const std::string& text) {
   std::vector<std::string_view> pieces;
   std::string_view rest = text;
@@ -92,7 +92,10 @@ std::optional<std::set<int64_t>> parse_id_list(const std::string& text) {
   for (std::string_view p : pieces) {
     const char* b = p.data();
     const char* e = p.data() + p.size();
-    if (b != e && *b == '+') ++b;
+    if (b != e && *b == '+') {
+      ++b;
+      if (b != e && *b == '-') return std::nullopt;
+    }
     int64_t v = 0;
     auto [ptr, ec] = std::from_chars(b, e, v);
     if (b == e || ec != std::errc() || ptr != e) return std::nullopt;

@@ -83,6 +83,20 @@ TEST_CASE("SyncStateSet: reference text, round trip, fastjson habits") {
   }
 }
 
+TEST_CASE("ids given as text take one sign, as Long.valueOf does") {
+  auto plus = SyncStateSet::parse(R"({"syncStateSet":["+1","-2"],"syncStateSetEpoch":"+3"})");
+  REQUIRE(plus.ok());
+  CHECK(*plus == SyncStateSet{{-2, 1}, 3});
+  // from_chars takes a '-' after the '+' we skip; Java refuses "+-1", and so do we.
+  for (const char* bad : {R"({"syncStateSet":["+-1"]})", R"({"syncStateSetEpoch":"+-3"})", R"({"syncStateSet":["+"]})",
+                          R"({"syncStateSet":["++1"]})"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(SyncStateSet::parse(bad).ok());
+  }
+  CHECK_FALSE(BrokerMemberGroup::parse(R"({"brokerAddrs":{"+-1":"10.0.0.1:30911"}})").ok());
+  CHECK(BrokerMemberGroup::parse(R"({"brokerAddrs":{"+1":"10.0.0.1:30911"}})")->broker_addrs.contains(1));
+}
+
 TEST_CASE("ElectMasterResponseBody and BrokerMemberGroup: unquoted numeric keys") {
   BrokerMemberGroup g{"c1", "broker-a", {{1, "10.0.0.1:30911"}, {2, "10.0.0.2:30911"}}};
   ElectMasterResponseBody b{g, {2}};

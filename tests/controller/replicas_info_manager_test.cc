@@ -448,7 +448,7 @@ TEST_CASE("clean: refusals and the events it produces") {
         rc::kControllerInvalidCleanBrokerMetadata);  // blank = no list
   CHECK(clean({{"brokerName", "broker-a"}, {"brokerControllerIdsToClean", "3;2"}}).code ==
         rc::kControllerInvalidCleanBrokerMetadata);  // 2 is alive
-  for (const char* bad : {"1;x", "1;;3", ";1", " 1", "1.5", "99999999999999999999"}) {
+  for (const char* bad : {"1;x", "1;;3", ";1", " 1", "1.5", "99999999999999999999", "+-1", "2;+-3"}) {
     CAPTURE(bad);
     CHECK(clean({{"brokerName", "broker-a"}, {"brokerControllerIdsToClean", bad}}).code ==
           rc::kControllerInvalidCleanBrokerMetadata);

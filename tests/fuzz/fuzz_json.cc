@@ -1,5 +1,5 @@
-// libFuzzer target: every JSON body the broker, the NameServer and the clients parse. Byte 0 picks
-// ONE reader (byte 0 % 12), the rest is the body text:
+// libFuzzer target: every JSON body the broker, the NameServer, the controller and the clients
+// parse. Byte 0 picks ONE reader (byte 0 % 19), the rest is the body text:
 //   0   parse_fastjson (fastjson's unquoted and object keys); what parsed must dump without throwing
 //       (kJsonReplace) and parse again, plain and with unquoted map keys; the value and each of its
 //       members go to the readers that take parsed JSON (DataVersion, TopicConfig, QueueData,
@@ -12,8 +12,14 @@
 //   6   a zlib-compressed REGISTER_BROKER body, and zlib_inflate on its own
 //   7..11  the broker's metadata files (topics, subscription groups, consumer offsets, which must
 //       load again after saving), the NameServer's kvConfig.json, the delay/timer offset tables
+//   12..17  controller-mode bodies (codec/controller_data.h): SyncStateSet, BrokerMemberGroup,
+//       ElectMasterResponseBody, BrokerReplicasInfo, EpochEntryCache, a broker name list; what
+//       parses must print text that parses to an equal value and prints the same text again
+//   18  a controller log entry (int16 type id + JSON, decode_event): an event that decodes must
+//       encode to an entry that decodes to an equal event and encodes to the same bytes
 // One reader per input keeps the target at several thousand inputs a second; the seeds
-// (make_seeds.py) carry every body once per selector.
+// (make_seeds.py) carry every captured body and file once per selector 0-11, and the controller
+// reference's examples for their own readers.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,6 +31,7 @@
 #include "broker/broker_metadata.h"
 #include "broker/client_manager.h"
 #include "broker/schedule_service.h"
+#include "codec/controller_data.h"
 #include "codec/fastjson.h"
 #include "codec/route_data.h"
 #include "namesrv/kv_config_manager.h"
@@ -46,6 +53,18 @@ void use_object(const nlohmann::json& j) {
   (void)mq::json_bool(j, "order");
 }
 
+// parse(to_json()) of a parsed body gives it back, and its text is stable.
+template <typename T>
+void round_trip(std::string_view in) {
+  auto v = T::parse(in);
+  if (!v.ok()) return;
+  std::string text = v->to_json();
+  auto again = T::parse(text);
+  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK(*again == *v);
+  FUZZ_CHECK(again->to_json() == text);
+}
+
 }  // namespace
 
 // RocketMQ's topic name characters (TopicValidator): letters, digits, '%', '|', '-', '_'.
@@ -58,7 +77,7 @@ static bool legal_topic_name(const std::string& name) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const int selector = data[0] % 12;
+  const int selector = data[0] % 19;
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
 
   switch (selector) {
@@ -141,11 +160,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (kv.load_json_text(std::string(in)).ok()) (void)kv.to_json_text();
       break;
     }
-    default: {
+    case 11: {
       std::string error;
       if (auto t = mq::parse_offset_table(std::string(in), 1, 18, "delay level", &error)) (void)mq::encode_offset_table(*t);
       break;
     }
+    case 12: round_trip<mq::SyncStateSet>(in); break;
+    case 13: round_trip<mq::BrokerMemberGroup>(in); break;
+    case 14: round_trip<mq::ElectMasterResponseBody>(in); break;
+    case 15: round_trip<mq::BrokerReplicasInfo>(in); break;
+    case 16: round_trip<mq::EpochEntryCache>(in); break;
+    case 17:
+      if (auto names = mq::parse_string_list(in); names.ok()) {
+        std::string text = mq::string_list_to_json(*names);
+        auto again = mq::parse_string_list(text);
+        FUZZ_CHECK(again.ok() && *again == *names);
+      }
+      break;
+    default:
+      if (auto e = mq::decode_event(in); e.ok()) {
+        (void)mq::event_type_name(mq::event_type(*e));
+        std::string entry = mq::encode_event(*e);
+        auto again = mq::decode_event(entry);
+        FUZZ_CHECK(again.ok());
+        FUZZ_CHECK(*again == *e);
+        FUZZ_CHECK(mq::encode_event(*again) == entry);
+      }
+      break;
   }
   return 0;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the libFuzzer targets (tests/fuzz/fuzz_*.cc), one folder per target,
 cut from the reference fixtures (../shared/fixtures: wire captures, the Java 4.9.4 stores and the
-DLedger group) and the config files in conf/. Nothing here is copied into the repository; the fuzz
+DLedger group) and the config files in conf/, plus the controller-mode examples of
+../shared/reference/rocketmq-controller.md (bodies 3.3, log entries 4.2, the epoch file 6.6) and
+request sequences built from them. Nothing here is copied into the repository; the fuzz
 build runs this script (tests/fuzz/CMakeLists.txt).
 
     make_seeds.py --fixtures DIR --conf DIR --out DIR
@@ -17,15 +19,17 @@ FIX = args.fixtures
 counts = {}
 
 
-# Targets whose byte 0 picks one reader (selector = byte 0 % n): each seed is written once per reader.
-SELECTORS = {'fuzz_json': 12, 'fuzz_config': 9}
+# Targets whose byte 0 picks one reader (selector = byte 0 % n): a seed is written once per reader
+# of its kind, by default the readers listed here (fuzz_json's general bodies and files 0-11,
+# fuzz_config's config files 0-8); the controller-mode seeds name their own readers.
+SELECTORS = {'fuzz_json': range(12), 'fuzz_config': range(9)}
 
 
-def seed(target, name, data):
+def seed(target, name, data, selectors=None):
     d = os.path.join(args.out, target)
     os.makedirs(d, exist_ok=True)
-    n = SELECTORS.get(target)
-    for sel in (range(n) if n else [None]):
+    sels = selectors if selectors is not None else SELECTORS.get(target)
+    for sel in (sels if sels else [None]):
         path = os.path.join(d, name if sel is None else '%s.s%d' % (name, sel))
         with open(path, 'wb') as f:
             f.write(data if sel is None else bytes([sel]) + data)
@@ -170,10 +174,38 @@ cl16, _ = resegment(recs, SEG, 18000)
 ha = transfer(0, b'')
 for off in range(0, len(cl16), 4096):
     ha += transfer(off, cl16[off:off + 4096])
-seed('fuzz_ha', 'stream16k', b'\x10\x04' + ha)
+# byte 0 % 3 == 0: the classic stream, byte 0 / 3 the chunk size
+seed('fuzz_ha', 'stream16k', b'\x0f\x04' + ha)
 seed('fuzz_ha', 'heartbeats', b'\x00\x04' + transfer(0, b'') + transfer(0, b''))
 end = recs[10][0] if len(recs) > 10 else 0
 seed('fuzz_ha', 'records10', b'\x03\x04' + transfer(0, cl0[:end]) + transfer(end, b''))
+
+# AutoSwitch HA (byte 0: 1 slave -> master, 2 master -> slave; byte 1: chunk size, bit 0 small bodies)
+def as_handshake(sync_last, learner, broker_id):
+    return struct.pack('>ihhq', 1, sync_last, learner, broker_id)
+
+
+def as_report(offset):
+    return struct.pack('>iq', 2, offset)
+
+
+def as_reply(max_offset, last_epoch, entries):
+    return struct.pack('>iiqi', 1, 12 * len(entries), max_offset, last_epoch) + \
+        b''.join(struct.pack('>iq', e, o) for e, o in entries)
+
+
+def as_transfer(offset, epoch, epoch_start, confirm, body):
+    return struct.pack('>iiqiqq', 2, len(body), offset, epoch, epoch_start, confirm) + body
+
+
+seed('fuzz_ha', 'as_slave', b'\x01\x10' + as_handshake(0, 0, 2) + as_report(0) + as_report(4096) + as_report(8192))
+seed('fuzz_ha', 'as_slave_learner', b'\x01\x01' + as_handshake(1, 1, 3) + as_report(0))
+first = b''.join(r for _, r in recs[:4])
+seed('fuzz_ha', 'as_master', b'\x02\x20' + as_reply(len(first), 2, [(1, 0), (2, len(first) // 2)]) +
+     as_transfer(0, 1, 0, -1, first[:len(first) // 2]) + as_transfer(len(first) // 2, 2, len(first) // 2, 0,
+                                                                      first[len(first) // 2:]) +
+     as_transfer(len(first), 2, len(first) // 2, len(first), b''))
+seed('fuzz_ha', 'as_master_empty', b'\x02\x03' + as_reply(0, -1, []) + as_transfer(0, 1, 0, -1, b''))
 
 # ---- Raft messages and DLedger entries ----------------------------------------------------------
 def dledger_entries(buf):
@@ -250,6 +282,126 @@ for m in ('java494-store.manifest.json', 'java494-dledger.manifest.json'):
 seed('fuzz_config', 'toml', b'brokerName = "b"\nlistenPort = 10911\nenableDLegerCommitLog = true\n'
                             b'dLegerGroup = "g"\ndLegerPeers = "n0-127.0.0.1:40911;n1-127.0.0.1:40912"\n'
                             b'dLegerSelfId = "n0"\n[store]\nx = 1.5\n')
+
+# ---- controller mode (reference rocketmq-controller.md 3.3, 4.2, 6.6) ------------------------------
+SSS = b'{"syncStateSet":[1,2],"syncStateSetEpoch":3}'
+GROUP = b'{"brokerAddrs":{1:"10.0.0.1:30911",2:"10.0.0.2:30911"},"brokerName":"broker-a","cluster":"c1"}'
+ELECT_BODY = b'{"brokerMemberGroup":' + GROUP + b',"syncStateSet":[2]}'
+REPLICAS = (b'{"replicasInfoTable":{"broker-a":{"inSyncReplicas":[{"alive":true,"brokerAddress":"10.0.0.1:30911",'
+            b'"brokerId":1,"brokerName":"broker-a"}],"masterAddress":"10.0.0.1:30911","masterBrokerId":1,'
+            b'"masterEpoch":3,"notInSyncReplicas":[{"alive":false,"brokerAddress":"10.0.0.2:30911",'
+            b'"brokerId":2,"brokerName":"broker-a"}],"syncStateSetEpoch":4}}}')
+EPOCH_CACHE = (b'{"brokerId":0,"brokerName":"broker-a","clusterName":"c1","epochList":[{"endOffset":4096,'
+               b'"epoch":1,"startOffset":0},{"endOffset":9223372036854775807,"epoch":2,"startOffset":4096}],'
+               b'"maxOffset":8192}')
+EVENTS = {
+    'alter': (1, b'{"brokerName":"broker-a","eventType":"ALTER_SYNC_STATE_SET_EVENT","newSyncStateSet":[1,2]}'),
+    'apply': (2, b'{"brokerAddress":"10.0.0.1:30911","brokerName":"broker-a","clusterName":"c1",'
+                 b'"eventType":"APPLY_BROKER_ID_EVENT","newBrokerId":1,"registerCheckCode":"10.0.0.1:30911;1700000000000"}'),
+    'apply2': (2, b'{"brokerAddress":"10.0.0.2:30911","brokerName":"broker-a","clusterName":"c1",'
+                  b'"eventType":"APPLY_BROKER_ID_EVENT","newBrokerId":2,"registerCheckCode":"10.0.0.2:30911;1700000000001"}'),
+    'elect': (3, b'{"brokerName":"broker-a","eventType":"ELECT_MASTER_EVENT","newMasterBrokerId":2,"newMasterElected":true}'),
+    'elect_none': (3, b'{"brokerName":"broker-a","eventType":"ELECT_MASTER_EVENT","newMasterElected":false}'),
+    'read': (4, b'{"eventType":"READ_EVENT"}'),
+    'clean': (5, b'{"brokerIdSetToClean":[3],"brokerName":"broker-a","eventType":"CLEAN_BROKER_DATA_EVENT"}'),
+    'clean_all': (5, b'{"brokerName":"broker-a","eventType":"CLEAN_BROKER_DATA_EVENT"}'),
+    'address': (6, b'{"brokerAddress":"10.0.0.2:30911","brokerId":1,"brokerName":"broker-a","clusterName":"c1",'
+                   b'"eventType":"UPDATE_BROKER_ADDRESS"}'),
+}
+
+
+def event(name):
+    t, j = EVENTS[name]
+    return struct.pack('>h', t) + j
+
+
+for name, body, sel in (('sss', SSS, 12), ('member_group', GROUP, 13), ('elect_body', ELECT_BODY, 14),
+                        ('elect_body_2011', b'{"syncStateSet":[1]}', 14), ('replicas', REPLICAS, 15),
+                        ('epoch_cache', EPOCH_CACHE, 16), ('names', b'["broker-a","broker-b"]', 17)):
+    seed('fuzz_json', 'controller_' + name, body, [sel])
+for name in EVENTS:
+    seed('fuzz_json', 'event_' + name, event(name), [18])
+
+
+def epoch_text(entries, crc=True):
+    lines = ''.join('%d-%d\n' % e for e in entries).encode()
+    c = zlib.crc32(lines) & 0x7FFFFFFF if crc else 0
+    return b'%d\n%d\n' % (len(entries), c) + lines
+
+
+EPOCHS = [(1, 0), (2, 4096)]
+seed('fuzz_config', 'epochFileCheckpoint', epoch_text(EPOCHS), [9])
+seed('fuzz_config', 'epochFileCheckpoint_nocrc', epoch_text([(1, 0), (3, 100), (7, 5000)], False), [9])
+ops = (section(2, b'\x00\x01\x10\x00') + section(2, b'\x01' + struct.pack('>q', 4096)) + section(2, b'\x04') +
+       section(2, b'\x02' + struct.pack('>q', 5000)) + section(2, b'\x03' + struct.pack('>i', 2)) +
+       section(2, b'\x00\x80' + struct.pack('>iq', 9, 1 << 20)))
+seed('fuzz_config', 'epoch_file', section(0, epoch_text(EPOCHS)) + section(1, epoch_text(EPOCHS[:1])) + ops +
+     section(3, epoch_text([(1, 0), (2, 4096), (3, 6000)])), [10])
+seed('fuzz_config', 'epoch_file_torn', section(0, epoch_text(EPOCHS)[:9]) + section(1, epoch_text(EPOCHS)) + ops, [10])
+seed('fuzz_config', 'brokerIdentity', b'c1#broker-a#2', [11])
+seed('fuzz_config', 'brokerIdentity-temp', b'c1#broker-a#2#10.0.0.2:30911;1700000000000', [11])
+
+
+# fuzz_controller: sections of kind 0 request, 1 heartbeat, 2 log entry, 3 clock, 4 scans, 5 close,
+# 6 unclean election.
+CODES = {1001: 0, 1002: 1, 1003: 2, 1004: 3, 1006: 4, 1011: 5, 1012: 6, 1013: 7}
+
+
+def fields(**kv):
+    return b''.join(b'%s=%s\n' % (k.encode(), str(v).encode()) for k, v in kv.items())
+
+
+def request(code, body=b'', **kv):
+    return section(0, bytes([CODES[code]]) + fields(**kv) + (b'\0' + body if body else b''))
+
+
+def heartbeat(broker_id, epoch=1, max_offset=0, name='broker-a', **extra):
+    return section(1, bytes([broker_id % 4]) + fields(clusterName='c1', brokerAddr='10.0.0.%d:30911' % broker_id,
+                                                       brokerName=name, brokerId=broker_id, epoch=epoch,
+                                                       maxOffset=max_offset, confirmOffset=max_offset,
+                                                       heartbeatTimeoutMills=10000, electionPriority=broker_id,
+                                                       **extra))
+
+
+def clock(ms):
+    return section(3, struct.pack('>H', ms))
+
+
+def register_flow(broker_id, name='broker-a'):
+    addr = '10.0.0.%d:30911' % broker_id
+    return (request(1012, clusterName='c1', brokerName=name) +
+            request(1013, clusterName='c1', brokerName=name, appliedBrokerId=broker_id,
+                    registerCheckCode='%s;17000000000%02d' % (addr, broker_id)) +
+            request(1003, clusterName='c1', brokerName=name, brokerId=broker_id, brokerAddress=addr,
+                    invokeTime=1700000000000))
+
+
+beats = heartbeat(1) + heartbeat(2) + heartbeat(3)
+setup = beats + register_flow(1) + register_flow(2) + register_flow(3)
+elect1 = request(1002, clusterName='c1', brokerName='broker-a', brokerId=1, designateElect='false')
+alter = request(1001, b'{"syncStateSet":[1,2],"syncStateSetEpoch":1}', brokerName='broker-a', masterBrokerId=1,
+                masterEpoch=1, invokeTime=1700000000000)
+reads = (request(1004, brokerName='broker-a') + request(1006, b'["broker-a","broker-b"]') +
+         request(1012, clusterName='c1', brokerName='broker-a'))
+failover = clock(6000) + heartbeat(2, 1, 4096) + heartbeat(3, 1, 100) + clock(6000) + section(4, b'')
+seed('fuzz_controller', 'register_elect_alter', setup + elect1 + alter + reads)
+seed('fuzz_controller', 'failover_scan', setup + elect1 + alter + failover + reads)
+seed('fuzz_controller', 'failover_channel', setup + elect1 + alter + section(5, b'\x01') + reads)
+seed('fuzz_controller', 'admin_elect_clean', setup + elect1 + alter + section(6, b'\x01') +
+     request(1002, clusterName='c1', brokerName='broker-a', brokerId=2, designateElect='true') +
+     request(1011, clusterName='c1', brokerName='broker-a', brokerControllerIdsToClean='3',
+             isCleanLivingBroker='true') +
+     request(1011, clusterName='c1', brokerName='broker-a', isCleanLivingBroker='false') + reads)
+# RocketMQ keeps a cleaned master's id as masterBrokerId; the same id may be applied again.
+seed('fuzz_controller', 'clean_master_reapply', setup + elect1 + alter +
+     request(1011, clusterName='c1', brokerName='broker-a', brokerControllerIdsToClean='1', isCleanLivingBroker='true') +
+     register_flow(1) + section(4, b'') + reads)
+seed('fuzz_controller', 'two_sets', setup + heartbeat(1, name='broker-b') + register_flow(1, 'broker-b') + elect1 +
+     request(1002, clusterName='c1', brokerName='broker-b', brokerId=1) + clock(20000) + heartbeat(1, name='broker-b') +
+     section(4, b'') + request(1006, b'["broker-a","broker-b"]'))
+seed('fuzz_controller', 'log_entries', b''.join(section(2, event(n)) for n in
+                                                 ('apply', 'apply2', 'elect', 'alter', 'address', 'read', 'clean',
+                                                  'elect_none', 'clean_all')) + beats + reads)
 
 # ---- store recovery ----------------------------------------------------------------------------
 def store_seed(root, mode, cq_topic='FixtureTopicA'):
